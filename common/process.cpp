@@ -139,6 +139,15 @@ Expected<std::string> run_checked(ProcessRunner& runner, const Command& command)
   return std::move(result.stdout_text);
 }
 
+Status run_step(ProcessRunner& runner, const Command& command, std::string context) {
+  auto result = run_checked(runner, command);
+  if (!result) {
+    if (!context.empty()) result.error().with_context(std::move(context));
+    return std::unexpected(std::move(result).error());
+  }
+  return {};
+}
+
 std::string quote_command(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& arg : argv) {

@@ -48,6 +48,9 @@ class SystemProcessRunner final : public ProcessRunner {
 // Returns stdout when captured.
 Expected<std::string> run_checked(ProcessRunner& runner, const Command& command);
 
+// run_checked for a step whose output is not needed; `context` ("while …") wraps any error.
+Status run_step(ProcessRunner& runner, const Command& command, std::string context = {});
+
 // "argv[0] arg1 'arg with space'", for messages.
 std::string quote_command(const std::vector<std::string>& argv);
 

@@ -1,0 +1,273 @@
+#include "builder/stages/customize.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "builder/chroot.hpp"
+#include "common/fs.hpp"
+
+namespace cairn::builder {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kStage = "customize";
+
+Status write_text(const fs::path& path, std::string_view text, unsigned mode = 0644) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) return fail(Errc::io, "create " + path.parent_path().string() + ": " + ec.message());
+  return write_file_atomic(path, text, mode);
+}
+
+Status copy_tree(ProcessRunner& runner, const fs::path& from, const fs::path& to) {
+  // cp keeps hard links, xattrs (file capabilities) and ownership; reflinks where supported.
+  return run_step(runner, {.argv = {"cp", "-a", "--reflink=auto", from.string() + "/.", to.string()}},
+                  "copying " + from.string());
+}
+
+Status apply_overlay(ProcessRunner& runner, const fs::path& overlay, const fs::path& tree) {
+  if (overlay.empty()) return {};
+  // Overlay files come from a git checkout: their owner is whoever cloned it, so force root.
+  return run_step(runner,
+                  {.argv = {"cp", "-a", "--no-preserve=ownership", overlay.string() + "/.",
+                            tree.string()}},
+                  "applying overlay " + overlay.string());
+}
+
+Status add_users(ProcessRunner& runner, const CustomizeInput& input, const fs::path& tree) {
+  auto in_tree = [&](std::vector<std::string> argv) {
+    return run_step(runner, chroot_command(tree, std::move(argv), input.source_date_epoch));
+  };
+  // Root stays locked: no password, no key. Administrators log in with their own keys.
+  CAIRN_CHECK(with_context(in_tree({"usermod", "-p", "!*", "root"}), "locking root"));
+  if (input.users.empty()) return {};
+  CAIRN_CHECK(with_context(in_tree({"groupadd", "-f", "--system", "cairn-admin"}),
+                           "creating group cairn-admin"));
+  std::string tmpfiles = "d /var/home 0755 root root -\n";
+  for (const auto& user : input.users) {
+    std::string groups = "cairn-admin";
+    for (const auto& group : user.groups) groups += "," + group;
+    CAIRN_CHECK(with_context(in_tree({"useradd", "--no-create-home", "--home-dir",
+                                      "/var/home/" + user.name, "--shell", "/bin/bash",
+                                      "--groups", groups, "--user-group", user.name}),
+                             "adding admin user '" + user.name + "'"));
+    std::string keys;
+    for (const auto& key : user.ssh_keys) keys += key + "\n";
+    // Keys live in the read-only image, so they change only with a new image.
+    CAIRN_CHECK(write_text(tree / "etc/ssh/authorized_keys" / user.name, keys));
+    tmpfiles += "d /var/home/" + user.name + " 0700 " + user.name + " " + user.name + " -\n";
+  }
+  CAIRN_CHECK(write_text(tree / "usr/lib/tmpfiles.d/cairn-home.conf", tmpfiles));
+  if (fs::exists(tree / "etc/sudoers.d")) {
+    CAIRN_CHECK(write_text(tree / "etc/sudoers.d/cairn-admin",
+                           "# Cairn admins have no password, so sudo cannot ask for one.\n"
+                           "%cairn-admin ALL=(ALL:ALL) NOPASSWD: ALL\n",
+                           0440));
+  }
+  return {};
+}
+
+// Files that must not be the same on every host, or that differ between two identical builds.
+Status remove_host_identity(const fs::path& tree) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tree / "etc/ssh", ec)) {
+    if (entry.path().filename().string().starts_with("ssh_host_")) fs::remove(entry.path(), ec);
+  }
+  CAIRN_CHECK(write_text(tree / "etc/machine-id", ""));  // systemd: "uninitialized", first boot
+  fs::remove(tree / "var/lib/dbus/machine-id", ec);
+  for (const char* path : {"var/lib/systemd/random-seed", "var/cache/ldconfig/aux-cache",
+                           "etc/.pwd.lock", "etc/passwd-", "etc/group-", "etc/shadow-",
+                           "etc/gshadow-", "etc/subuid-", "etc/subgid-", "var/lib/dpkg/status-old",
+                           "var/lib/dpkg/diversions-old", "var/lib/dpkg/statoverride-old",
+                           "var/cache/debconf/config.dat-old", "var/cache/debconf/templates.dat-old",
+                           "var/log/dpkg.log", "var/log/alternatives.log", "var/log/bootstrap.log"}) {
+    fs::remove(tree / path, ec);
+  }
+  fs::remove_all(tree / "var/log/apt", ec);
+  fs::remove_all(tree / "var/lib/apt/lists", ec);
+  for (const auto& entry : fs::directory_iterator(tree / "var/cache/apt", ec)) {
+    if (entry.path().extension() == ".bin") fs::remove(entry.path(), ec);
+  }
+  return {};
+}
+
+Expected<std::string> find_kernel_version(const fs::path& tree) {
+  std::vector<std::string> versions;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tree / "usr/lib/modules", ec)) {
+    if (fs::exists(tree / "boot" / ("vmlinuz-" + entry.path().filename().string()))) {
+      versions.push_back(entry.path().filename().string());
+    }
+  }
+  if (versions.empty()) {
+    return fail(Errc::not_found, "no kernel in the image: add a linux-image package to "
+                                 "debian.packages");
+  }
+  if (versions.size() > 1) {
+    return fail(Errc::invalid_input, "more than one kernel in the image (" + versions[0] + ", " +
+                                         versions[1] + "): list a single linux-image package");
+  }
+  return versions[0];
+}
+
+Expected<std::vector<std::string>> installed_packages(ProcessRunner& runner, const fs::path& tree) {
+  auto text = CAIRN_TRY(run_checked(
+      runner, {.argv = {"dpkg-query", "--admindir=" + (tree / "var/lib/dpkg").string(), "-W",
+                        "-f=${Package}=${Version}\\n"},
+               .capture_stdout = true}));
+  std::vector<std::string> packages;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) packages.push_back(line);
+  }
+  std::sort(packages.begin(), packages.end());
+  return packages;
+}
+
+Status build_initrd(ProcessRunner& runner, const CustomizeInput& input, const fs::path& tree,
+                    const std::string& kver, Progress& progress) {
+  std::string drivers = "erofs dm_verity";
+  for (const auto& driver : input.initrd_drivers) drivers += " " + driver;
+  std::string target = "/usr/lib/modules/" + kver + "/initrd";
+  Command command = chroot_command(tree,
+                                   {"dracut", "--reproducible", "--no-hostonly", "--force",
+                                    "--quiet", "--compress", "zstd", "--add",
+                                    "systemd-veritysetup", "--add-drivers", drivers, "--kver",
+                                    kver, target},
+                                   input.source_date_epoch);
+  command.on_stderr_line = [&](std::string_view line) { progress.stage_detail(kStage, line); };
+  CAIRN_CHECK(run_step(runner, command, "building the initrd with dracut"));
+  // Debian's kernel hook made its own (host-specific, timestamped) initrd: not ours.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tree / "boot", ec)) {
+    if (entry.path().filename().string().starts_with("initrd.img")) fs::remove(entry.path(), ec);
+  }
+  return {};
+}
+
+std::string mode_string(fs::perms perms) {
+  char buffer[8];
+  std::snprintf(buffer, sizeof buffer, "%04o", static_cast<unsigned>(perms) & 07777);
+  return buffer;
+}
+
+// /var is a separate, writable partition shared by both slots, empty on first boot. The image's
+// /var moves to /usr/share/factory/var and tmpfiles copies what is missing at boot.
+Status seed_factory_var(const fs::path& tree) {
+  fs::path var = tree / "var";
+  fs::path factory = tree / "usr/share/factory/var";
+  std::error_code ec;
+  fs::remove_all(factory, ec);
+  fs::create_directories(factory.parent_path(), ec);
+  fs::rename(var, factory, ec);
+  if (ec) return fail(Errc::io, "moving /var to the factory copy: " + ec.message());
+  fs::create_directory(var, ec);
+  fs::permissions(var, fs::perms(0755), ec);
+  auto tmpfiles = CAIRN_TRY(factory_var_tmpfiles(factory));
+  return write_text(tree / "usr/lib/tmpfiles.d/cairn-factory-var.conf", tmpfiles);
+}
+
+}  // namespace
+
+std::string image_os_release(std::string_view debian_os_release, std::string_view name,
+                             std::string_view version) {
+  std::string out;
+  std::istringstream lines{std::string(debian_os_release)};
+  std::string debian_pretty;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("IMAGE_ID=") || line.starts_with("IMAGE_VERSION=")) continue;
+    if (line.starts_with("PRETTY_NAME=")) {
+      debian_pretty = line.substr(12);
+      std::erase(debian_pretty, '"');
+      continue;
+    }
+    out += line + "\n";
+  }
+  out += "PRETTY_NAME=\"Cairn " + std::string(name) + " " + std::string(version) + " (" +
+         debian_pretty + ")\"\n";
+  out += "IMAGE_ID=cairn-" + std::string(name) + "\n";
+  out += "IMAGE_VERSION=" + std::string(version) + "\n";
+  return out;
+}
+
+Expected<std::string> factory_var_tmpfiles(const fs::path& var_dir) {
+  std::vector<fs::path> tops;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(var_dir, ec)) tops.push_back(entry.path());
+  if (ec) return fail(Errc::io, "reading " + var_dir.string() + ": " + ec.message());
+  std::sort(tops.begin(), tops.end());
+  std::string out = "# Written by cairn-build: recreate the image's /var on an empty partition.\n";
+  auto owner = [](const fs::path& path) {
+    struct stat st{};
+    ::lstat(path.c_str(), &st);
+    return std::to_string(st.st_uid) + " " + std::to_string(st.st_gid);
+  };
+  for (const auto& top : tops) {
+    std::string name = "/var/" + top.filename().string();
+    auto status = fs::symlink_status(top);
+    if (fs::is_symlink(status)) {
+      out += "L " + name + " - - - - " + fs::read_symlink(top).string() + "\n";
+      continue;
+    }
+    if (!fs::is_directory(status)) {
+      out += "C " + name + " - - - - /usr/share/factory" + name + "\n";
+      continue;
+    }
+    out += "d " + name + " " + mode_string(status.permissions()) + " " + owner(top) + " -\n";
+    std::vector<fs::path> children;
+    for (const auto& child : fs::directory_iterator(top, ec)) children.push_back(child.path());
+    std::sort(children.begin(), children.end());
+    for (const auto& child : children) {
+      std::string child_name = name + "/" + child.filename().string();
+      out += "C " + child_name + " - - - - /usr/share/factory" + child_name + "\n";
+    }
+  }
+  return out;
+}
+
+Expected<CustomizeOutput> customize_tree(const CustomizeInput& input, ProcessRunner& runner,
+                                         Progress& progress) {
+  CustomizeOutput output;
+  output.tree = input.work_dir / "tree";
+  std::error_code ec;
+  fs::create_directories(output.tree, ec);
+  progress.stage_detail(kStage, "copying the base tree");
+  CAIRN_CHECK(copy_tree(runner, input.base_tree, output.tree));
+  progress.stage_detail(kStage, "applying the overlay");
+  CAIRN_CHECK(apply_overlay(runner, input.overlay, output.tree));
+  if (!input.sysctl_conf.empty()) {
+    CAIRN_CHECK(write_text(output.tree / "usr/lib/sysctl.d/90-cairn-hardening.conf",
+                           input.sysctl_conf));
+  }
+  progress.stage_detail(kStage, "users");
+  CAIRN_CHECK(add_users(runner, input, output.tree));
+  for (const auto& unit : input.enable_units) {
+    CAIRN_CHECK(run_step(runner,
+                         {.argv = {"systemctl", "--root=" + output.tree.string(), "enable", unit}},
+                         "enabling " + unit));
+  }
+  output.kernel_version = CAIRN_TRY(find_kernel_version(output.tree));
+  output.kernel = output.tree / "boot" / ("vmlinuz-" + output.kernel_version);
+  output.initrd = output.tree / "usr/lib/modules" / output.kernel_version / "initrd";
+  progress.stage_detail(kStage, "initrd (dracut)");
+  CAIRN_CHECK(build_initrd(runner, input, output.tree, output.kernel_version, progress));
+
+  fs::path os_release_path = output.tree / "usr/lib/os-release";
+  auto debian = CAIRN_TRY(read_file(os_release_path));
+  output.os_release = image_os_release(debian, input.image_name, input.image_version);
+  fs::remove(os_release_path, ec);  // it may be a hard link shared with the cached tree
+  CAIRN_CHECK(write_text(os_release_path, output.os_release));
+
+  output.packages = CAIRN_TRY(installed_packages(runner, output.tree));
+  CAIRN_CHECK(remove_host_identity(output.tree));
+  CAIRN_CHECK(seed_factory_var(output.tree));
+  return output;
+}
+
+}  // namespace cairn::builder
