@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Bad input gets one clear error naming what was wrong, a non-zero exit, and leaves nothing in
+# out/: no artifact directory, no temporary build directory.
+source "$(dirname "$0")/lib.sh"
+ensure_keys
+work="$CAIRN_ITEST/bad-input"
+rm -rf "$work"
+mkdir -p "$work"
+cp -r "$CAIRN_SOURCE/recipes/overlays" "$work/"
+
+# expect_failure NAME EXIT_CODE NEEDLE RECIPE_TEXT [extra cairn-build args…]
+expect_failure() {
+  local name=$1 code=$2 needle=$3 text=$4; shift 4
+  local recipe="$work/$name.toml" out="$work/out-$name"
+  printf '%s\n' "$text" > "$recipe"
+  local status=0
+  local message
+  message=$("$CAIRN_BUILD" build "$recipe" --out "$out" --keys "$keys_dir" "$@" 2>&1 >/dev/null) || status=$?
+  check_eq "$name: exit code" "$code" "$status"
+  check_contains "$name: message names the problem" "$message" "$needle"
+  check_eq "$name: one error line" 1 "$(grep -c '^cairn-build: error:' <<<"$message")"
+  check "$name: nothing left in out/" bash -c \
+    "! find '$out' -mindepth 1 -maxdepth 2 \( -name '.build-*' -o -name '$name' \) 2>/dev/null | grep -q ."
+}
+
+good='[image]
+name = "bad"
+version = "1.0"
+[debian]
+packages = ["linux-image-cloud-amd64", "systemd", "dracut", "zstd", "systemd-boot-efi"]'
+
+expect_failure unknown-key 1 "unknown key 'debian.pakages' (did you mean 'debian.packages'?)" "$good
+pakages = []"
+expect_failure wrong-type 1 "'image.version' must be a string, not an integer" '[image]
+name = "bad"
+version = 1'
+expect_failure password 1 "passwords are not allowed" "$good
+[[users]]
+name = \"ops\"
+password = \"secret\"
+ssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq ops\"]"
+expect_failure unreachable-mirror 3 "mirror http://127.0.0.1:9/debian is unreachable" \
+  "${good/\[debian\]/[debian]
+mirrors = [\"http://127.0.0.1:9/debian\"]}"
+expect_failure missing-keys 1 "missing key material" "$good" --keys "$work/no-keys"
+expect_failure unknown-package 1 "unknown package 'cairn-no-such-package'" \
+  "${good/\"systemd\",/\"systemd\", \"cairn-no-such-package\",}"
+
+# Not enough disk: out/ on a 64 MiB tmpfs.
+small="$work/out-small"
+mkdir -p "$small"
+mount -t tmpfs -o size=64M tmpfs "$small"
+printf '%s\n' "$good" > "$work/small.toml"
+status=0
+message=$("$CAIRN_BUILD" build "$work/small.toml" --out "$small" --keys "$keys_dir" 2>&1) || status=$?
+check_eq "no-space: exit code" 3 "$status"
+check_contains "no-space: message" "$message" "not enough disk space"
+check "no-space: nothing left in out/" bash -c "[[ -z \"\$(ls -A '$small')\" ]]"
+umount "$small"
+
+# Not root.
+status=0
+message=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+  "$CAIRN_BUILD" build "$work/small.toml" --out /tmp/cairn-not-root --keys "$keys_dir" 2>&1) || status=$?
+check_eq "not-root: exit code" 3 "$status"
+check_contains "not-root: message" "$message" "must run as root"
+
+# A missing recipe file.
+status=0
+message=$("$CAIRN_BUILD" build "$work/absent.toml" --out "$work/out-absent" 2>&1) || status=$?
+check_eq "absent recipe: exit code" 1 "$status"
+check_contains "absent recipe: message" "$message" "absent.toml: no such file"
+finish

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Two builds of the same recipe with the same packages and SOURCE_DATE_EPOCH are bit-identical.
+# The second build starts from scratch (--no-cache: mmdebstrap runs again) in another out/.
+source "$(dirname "$0")/lib.sh"
+ensure_keys
+second="$CAIRN_ITEST/out-second"
+rm -rf "$second"
+mkdir -p "$second/cache"
+# Share only the downloaded .debs (same package versions), never the tree.
+ln -sfn "$minimal_out/cache/debs" "$second/cache/debs"
+"$CAIRN_BUILD" build "$CAIRN_SOURCE/recipes/minimal.toml" --out "$second" --keys "$keys_dir" \
+  --no-cache --json > "$CAIRN_ITEST/second.json"
+for f in root.erofs root.verity minimal_1.0.0.efi disk.img; do
+  check "$f is bit-identical" cmp "$minimal_dir/$f" "$second/minimal/1.0.0/$f"
+done
+first_hash=$(jq -r .root_hash "$CAIRN_ITEST/minimal.json")
+second_hash=$(jq -r .root_hash "$CAIRN_ITEST/second.json")
+check_eq "root hash is identical" "$first_hash" "$second_hash"
+check_eq "OSTree commit is identical" "$(jq -r .commit "$CAIRN_ITEST/minimal.json")" \
+  "$(jq -r .commit "$CAIRN_ITEST/second.json")"
+finish
