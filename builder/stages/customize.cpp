@@ -89,6 +89,8 @@ Status remove_host_identity(const fs::path& tree) {
                            "var/log/dpkg.log", "var/log/alternatives.log", "var/log/bootstrap.log"}) {
     fs::remove(tree / path, ec);
   }
+  // Device nodes: devtmpfs provides /dev at boot, and OSTree cannot store them.
+  for (const auto& entry : fs::directory_iterator(tree / "dev", ec)) fs::remove_all(entry.path(), ec);
   fs::remove_all(tree / "var/log/apt", ec);
   fs::remove_all(tree / "var/lib/apt/lists", ec);
   for (const auto& entry : fs::directory_iterator(tree / "var/cache/apt", ec)) {

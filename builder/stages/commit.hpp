@@ -1,0 +1,45 @@
+// Stage 3: the customized tree becomes an OSTree commit in the archive repo out/repo — the
+// history of every golden image (dedup, diff between versions, delta source). The ref moves
+// only when the whole build succeeded (see the finalize step), never here.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/progress.hpp"
+#include "common/signer.hpp"
+
+namespace cairn::builder {
+
+// Detached-metadata key holding the CMS signature over the commit checksum (ASCII hex).
+inline constexpr const char* kCommitSignatureKey = "cairn.signature";
+
+struct CommitInput {
+  std::filesystem::path repo;
+  std::filesystem::path tree;
+  std::string ref;  // "cairn/<recipe>/x86_64": its head becomes the parent
+  std::string version, recipe_digest;
+  std::vector<std::string> packages;  // "name=version"
+  std::int64_t source_date_epoch = 0;
+  Signer* signer = nullptr;  // null: unsigned
+};
+
+struct CommitOutput {
+  std::string checksum;
+  bool is_signed = false;
+  std::uint64_t files_written = 0;
+};
+
+Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& progress);
+
+// Moves `ref` to `checksum` (called once every later stage succeeded).
+Status publish_ref(const std::filesystem::path& repo, const std::string& ref,
+                   const std::string& checksum);
+
+// Checks out `checksum` into `destination` with ownership kept.
+Status checkout_commit(const std::filesystem::path& repo, const std::string& checksum,
+                       const std::filesystem::path& destination);
+
+}  // namespace cairn::builder

@@ -1,0 +1,78 @@
+// A thin, owning C++ face on libostree: open/create an archive repo, commit a directory with
+// metadata, detached metadata (signatures), refs, checkout, history and diff.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+
+typedef struct OstreeRepo OstreeRepo;
+typedef struct _GVariant GVariant;
+
+namespace cairn::ostree {
+
+struct GObjectDeleter {
+  void operator()(void* object) const;
+};
+struct GVariantDeleter {
+  void operator()(GVariant* variant) const;
+};
+using RepoPtr = std::unique_ptr<OstreeRepo, GObjectDeleter>;
+using VariantPtr = std::unique_ptr<GVariant, GVariantDeleter>;
+
+// Opens `path`, creating an archive-mode repo there when it does not exist yet.
+Expected<RepoPtr> open_repo(const std::filesystem::path& path, bool create);
+
+struct CommitRequest {
+  std::filesystem::path tree;
+  std::optional<std::string> parent;
+  std::string subject;
+  VariantPtr metadata;  // a{sv}; ownership passes to the commit
+  std::uint64_t timestamp = 0;
+};
+
+struct CommitStats {
+  std::uint64_t files_written = 0, content_bytes_written = 0;
+};
+
+// Writes the tree and the commit object (not a ref); returns the commit checksum. The tree must
+// hold only directories, regular files and symlinks (OSTree stores nothing else).
+Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, CommitStats* stats);
+
+Status write_detached_metadata(OstreeRepo* repo, const std::string& checksum, VariantPtr metadata);
+// Null VariantPtr when there is none.
+Expected<VariantPtr> read_detached_metadata(OstreeRepo* repo, const std::string& checksum);
+
+Status set_ref(OstreeRepo* repo, const std::string& ref, const std::string& checksum);
+// nullopt when the ref does not exist.
+Expected<std::optional<std::string>> resolve(OstreeRepo* repo, const std::string& rev);
+
+struct CommitInfo {
+  std::string checksum;
+  std::optional<std::string> parent;
+  std::uint64_t timestamp = 0;
+  std::string subject;
+  VariantPtr metadata;  // a{sv}
+};
+Expected<CommitInfo> load_commit(OstreeRepo* repo, const std::string& checksum);
+
+// Metadata helpers on an a{sv} variant.
+std::optional<std::string> metadata_string(GVariant* metadata, const char* key);
+std::vector<std::string> metadata_strings(GVariant* metadata, const char* key);
+std::optional<std::string> metadata_bytes(GVariant* metadata, const char* key);
+
+// Checks out `checksum` into `destination` (which must not exist), keeping ownership.
+Status checkout(OstreeRepo* repo, const std::string& checksum,
+                const std::filesystem::path& destination);
+
+struct TreeDiff {
+  std::vector<std::string> added, removed, modified;  // absolute paths in the image
+};
+Expected<TreeDiff> diff_commits(OstreeRepo* repo, const std::string& from, const std::string& to);
+
+}  // namespace cairn::ostree
