@@ -1,0 +1,116 @@
+#include "common/cms.hpp"
+
+#include "common/pki.hpp"
+
+namespace cairn {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+BioPtr memory_bio(std::string_view data) {
+  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+}  // namespace
+
+Expected<CmsSigner> CmsSigner::load(const fs::path& key, const fs::path& cert,
+                                    const fs::path& chain) {
+  CmsSigner signer;
+  signer.key_ = CAIRN_TRY(read_private_key_pem(key));
+  signer.cert_ = CAIRN_TRY(read_certificate_pem(cert));
+  if (X509_check_private_key(signer.cert_.get(), signer.key_.get()) != 1) {
+    return fail_openssl(Errc::crypto, key.string() + " does not belong to " + cert.string());
+  }
+  signer.chain_.reset(sk_X509_new_null());
+  if (!chain.empty()) {
+    for (auto& extra : CAIRN_TRY(read_certificates_pem(chain))) {
+      sk_X509_push(signer.chain_.get(), extra.release());
+    }
+  }
+  return signer;
+}
+
+Expected<std::string> CmsSigner::sign(std::string_view data) {
+  auto in = memory_bio(data);
+  CmsPtr cms(CMS_sign(cert_.get(), key_.get(), chain_.get(), in.get(),
+                      CMS_DETACHED | CMS_BINARY | CMS_NOATTR | CMS_NOSMIMECAP));
+  if (!cms) return fail_openssl(Errc::crypto, "CMS signing");
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (i2d_CMS_bio(out.get(), cms.get()) != 1) return fail_openssl(Errc::crypto, "encoding CMS");
+  char* bytes = nullptr;
+  long size = BIO_get_mem_data(out.get(), &bytes);
+  return std::string(bytes, static_cast<std::size_t>(size));
+}
+
+Expected<CmsVerifier> CmsVerifier::load(const fs::path& anchors) {
+  CmsVerifier verifier;
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (fs::is_directory(anchors, ec)) {
+    for (const auto& entry : fs::directory_iterator(anchors, ec)) {
+      auto ext = entry.path().extension();
+      if (ext == ".crt" || ext == ".pem") files.push_back(entry.path());
+    }
+  } else if (fs::exists(anchors, ec)) {
+    files.push_back(anchors);
+  }
+  if (files.empty()) {
+    return fail(Errc::not_found, "no trust anchors (*.crt, *.pem) in " + anchors.string());
+  }
+  for (const auto& file : files) {
+    for (auto& cert : CAIRN_TRY(read_certificates_pem(file))) {
+      verifier.anchors_.push_back(std::move(cert));
+    }
+  }
+  return verifier;
+}
+
+Expected<SignerIdentity> CmsVerifier::verify(std::string_view data, std::string_view signature) {
+  auto sig_bio = memory_bio(signature);
+  CmsPtr cms(d2i_CMS_bio(sig_bio.get(), nullptr));
+  if (!cms) return fail_openssl(Errc::integrity, "not a DER CMS signature");
+
+  // 1. Is the signature over this data? (Chain checked separately for a precise reason.)
+  auto data_bio = memory_bio(data);
+  if (CMS_verify(cms.get(), nullptr, nullptr, data_bio.get(), nullptr,
+                 CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+    return fail_openssl(Errc::integrity, "signature does not match the signed data");
+  }
+  X509StackPtr signers(CMS_get0_signers(cms.get()));
+  if (!signers || sk_X509_num(signers.get()) != 1) {
+    return fail(Errc::integrity, "expected exactly one signer");
+  }
+  X509* signer = sk_X509_value(signers.get(), 0);
+  // CMS_get0_signers returns borrowed pointers: release the stack without freeing them.
+  STACK_OF(X509)* borrowed = signers.release();
+  sk_X509_free(borrowed);
+
+  // 2. Does the signer chain to a trust anchor, and is everything valid at the given time?
+  X509StorePtr store(X509_STORE_new());
+  for (const auto& anchor : anchors_) X509_STORE_add_cert(store.get(), anchor.get());
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  STACK_OF(X509)* embedded = CMS_get1_certs(cms.get());
+  X509StackPtr embedded_owner(embedded);
+  X509_STORE_CTX_init(ctx.get(), store.get(), signer, embedded);
+  if (time_) {
+    X509_STORE_CTX_set_time(ctx.get(), 0, std::chrono::system_clock::to_time_t(*time_));
+  }
+  if (X509_verify_cert(ctx.get()) != 1) {
+    int err = X509_STORE_CTX_get_error(ctx.get());
+    std::string subject = certificate_subject(signer);
+    if (err == X509_V_ERR_CERT_HAS_EXPIRED) {
+      return fail(Errc::crypto, "signer certificate " + subject + " has expired");
+    }
+    if (err == X509_V_ERR_CERT_NOT_YET_VALID) {
+      return fail(Errc::crypto, "signer certificate " + subject + " is not valid yet");
+    }
+    return fail(Errc::crypto, "signer " + subject + " is not trusted: " +
+                                  X509_verify_cert_error_string(err));
+  }
+  char issuer[512];
+  X509_NAME_oneline(X509_get_issuer_name(signer), issuer, sizeof issuer);
+  return SignerIdentity{.subject = certificate_subject(signer), .issuer = issuer};
+}
+
+}  // namespace cairn
