@@ -5,6 +5,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "builder/keys.hpp"
 #include "builder/pipeline.hpp"
 #include "builder/terminal_progress.hpp"
 
@@ -92,6 +93,13 @@ int main(int argc, char** argv) {
   build_cmd->add_option("--stop-after", stop_after, "stop after this stage (debugging)")
       ->check(CLI::IsMember(stage_names()));
 
+  std::filesystem::path keys_dir = "out/keys";
+  bool force = false;
+  auto* keys_cmd = app.add_subcommand(
+      "keys", "create a development PKI: Secure Boot PK/KEK/db, image CA and signing certificate");
+  keys_cmd->add_option("-d,--dir", keys_dir, "where to write the keys")->capture_default_str();
+  keys_cmd->add_flag("--force", force, "replace existing keys");
+
   CLI11_PARSE(app, argc, argv);
 
   TerminalProgress progress(stderr, verbose, false);
@@ -103,6 +111,21 @@ int main(int argc, char** argv) {
     if (!result) return report_error(result.error(), json);
     if (json) std::cout << result->to_json().dump(2) << "\n";
     print_build_summary(*result);
+    return 0;
+  }
+  if (keys_cmd->parsed()) {
+    auto keys = create_dev_pki(keys_dir, {.force = force}, runner);
+    if (!keys) return report_error(keys.error(), json);
+    if (json) {
+      std::cout << nlohmann::json{{"dir", keys->dir.string()},
+                                  {"trust", keys->trust_dir.string()}}.dump(2)
+                << "\n";
+    }
+    std::fprintf(stderr,
+                 "Development keys written to %s (private keys 0600; only trust/ goes into "
+                 "images).\nThese keys are for development and tests: make production keys "
+                 "offline.\n",
+                 keys->dir.c_str());
     return 0;
   }
   return 2;

@@ -3,11 +3,19 @@
 #include <unistd.h>
 
 #include "builder/apt_sources.hpp"
+#include "builder/disk_layout.hpp"
 #include "builder/hardening_profile.hpp"
+#include "builder/keys.hpp"
+#include "builder/stages/commit.hpp"
 #include "builder/stages/customize.hpp"
+#include "builder/stages/disk_image.hpp"
 #include "builder/stages/rootfs.hpp"
+#include "builder/stages/slot_image.hpp"
+#include "builder/stages/uki.hpp"
+#include "common/cms.hpp"
 #include "common/fs.hpp"
 #include "common/hash.hpp"
+#include "common/verity.hpp"
 
 namespace cairn::builder {
 
@@ -86,14 +94,83 @@ Status preflight(const BuildOptions& options, const Recipe& recipe) {
   return require_free_space(options.out_dir, need, "building '" + recipe.name + "'");
 }
 
+namespace {
+
+// sha256 over everything that decides the image besides packages: the recipe, its overlay,
+// the hardening profile and the disk layout files.
+Expected<std::string> recipe_digest(const Recipe& recipe, const std::vector<fs::path>& files) {
+  Sha256 hasher;
+  for (const auto& file : files) {
+    hasher.update(file.filename().string());
+    hasher.update(CAIRN_TRY(read_file(file)));
+  }
+  if (!recipe.overlay.empty()) {
+    std::vector<fs::path> entries;
+    for (const auto& entry : fs::recursive_directory_iterator(recipe.overlay)) {
+      entries.push_back(entry.path());
+    }
+    std::sort(entries.begin(), entries.end());
+    for (const auto& entry : entries) {
+      hasher.update(fs::relative(entry, recipe.overlay).string());
+      if (fs::is_regular_file(fs::symlink_status(entry))) {
+        hasher.update(CAIRN_TRY(read_file(entry)));
+      }
+    }
+  }
+  auto digest = hasher.finish();
+  return to_hex(digest);
+}
+
+// editor no: nobody at the console may edit the signed command line.
+// secure-boot-enroll force: a machine in setup mode enrolls loader/keys/cairn on first boot.
+constexpr std::string_view kLoaderConf = "timeout 3\neditor no\nsecure-boot-enroll force\n";
+
+Expected<Artifact> describe_artifact(std::string role, const fs::path& path) {
+  Artifact artifact{.role = std::move(role), .path = path};
+  artifact.size = CAIRN_TRY(cairn::file_size(path));
+  auto digest = CAIRN_TRY(sha256_file(path));
+  artifact.sha256 = to_hex(digest);
+  return artifact;
+}
+
+// Moves the finished artifact directory into place, replacing an older build of the same
+// version only once the new one is complete.
+Status publish_directory(const fs::path& staged, const fs::path& final_dir) {
+  std::error_code ec;
+  fs::create_directories(final_dir.parent_path(), ec);
+  fs::path old = final_dir.parent_path() / ("." + final_dir.filename().string() + ".old");
+  fs::remove_all(old, ec);
+  if (fs::exists(final_dir, ec)) {
+    fs::rename(final_dir, old, ec);
+    if (ec) return fail(Errc::io, "moving aside " + final_dir.string() + ": " + ec.message());
+  }
+  fs::rename(staged, final_dir, ec);
+  if (ec) return fail(Errc::io, "publishing " + final_dir.string() + ": " + ec.message());
+  fs::remove_all(old, ec);
+  return fsync_directory(final_dir.parent_path());
+}
+
+}  // namespace
+
 Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& runner,
                                   Progress& progress) {
   auto recipe = CAIRN_TRY(load_recipe(options.recipe));
   HardeningProfile profile;
+  std::vector<fs::path> inputs = {recipe.file};
   if (!recipe.hardening_profile.empty()) {
     profile = CAIRN_TRY(load_hardening_profile(data_dir() / "hardening", recipe.hardening_profile));
+    for (const auto& name : profile.chain) {
+      inputs.push_back(data_dir() / "hardening" / (name + ".toml"));
+    }
   }
+  fs::path layout_file = data_dir() / "images" / (recipe.disk_layout + ".toml");
+  inputs.push_back(layout_file);
+  auto layout = CAIRN_TRY(with_context(load_disk_layout(layout_file, recipe.disk),
+                                       "disk layout '" + recipe.disk_layout + "'"));
+  auto keys = CAIRN_TRY(load_build_keys(options.keys_dir));
+  auto signer = CAIRN_TRY(CmsSigner::load(keys.signing_key, keys.signing_cert));
   CAIRN_CHECK(preflight(options, recipe));
+  auto digest = CAIRN_TRY(recipe_digest(recipe, inputs));
   auto host_sources = CAIRN_TRY(read_host_sources("/etc/apt"));
   auto sources =
       CAIRN_TRY(sources_for_suite(host_sources, recipe.mirrors, recipe.suite, recipe.components));
@@ -101,8 +178,11 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
   BuildResult result{.recipe = recipe.name,
                      .version = recipe.version,
                      .machine_class = recipe.machine_class,
+                     .ref = "cairn/" + recipe.name + "/" + recipe.arch,
                      .source_date_epoch = options.source_date_epoch};
   auto work = CAIRN_TRY(TempDir::create(options.out_dir, ".build-" + recipe.name + "-"));
+  fs::path artifacts = work.path() / "artifacts";
+  fs::create_directories(artifacts);
 
   RootfsInput rootfs_input{.sources = sources,
                            .suite = recipe.suite,
@@ -137,7 +217,107 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     result.output_dir = work.path();
     return result;
   }
-  return fail(Errc::internal, "the pipeline after 'customize' is not wired yet");
+
+  fs::path repo = options.out_dir / "repo";
+  auto commit = CAIRN_TRY(run_stage("commit", result, progress, [&] {
+    return commit_tree_to_repo({.repo = repo,
+                                .tree = custom.tree,
+                                .ref = result.ref,
+                                .version = recipe.version,
+                                .recipe_digest = digest,
+                                .packages = custom.packages,
+                                .source_date_epoch = options.source_date_epoch,
+                                .signer = &signer},
+                               progress);
+  }));
+  result.commit = commit.checksum;
+  if (stop_here(options, "commit")) return result;
+
+  auto slot = CAIRN_TRY(run_stage("slot", result, progress, [&]() -> Expected<SlotImageOutput> {
+    // The slot is made from what was committed, not from the working tree.
+    fs::path checkout = work.path() / "checkout";
+    progress.stage_detail("slot", "checking out " + commit.checksum.substr(0, 12));
+    CAIRN_CHECK(checkout_commit(repo, commit.checksum, checkout));
+    return build_slot_image({.tree = checkout,
+                             .output_dir = artifacts,
+                             .commit = commit.checksum,
+                             .source_date_epoch = options.source_date_epoch},
+                            runner, progress);
+  }));
+  result.root_hash = to_hex(slot.root_hash);
+  if (stop_here(options, "slot")) return result;
+
+  auto disk = CAIRN_TRY(image_disk(layout, recipe.name, recipe.version, slot.root_hash));
+  fs::path uki_path = artifacts / (recipe.name + "_" + recipe.version + ".efi");
+  fs::path boot_efi = work.path() / "systemd-bootx64.efi";
+  CAIRN_TRY(run_stage("uki", result, progress, [&]() -> Expected<UkiOutput> {
+    std::vector<std::string> extra = profile.cmdline();
+    extra.insert(extra.end(), recipe.kernel_cmdline.begin(), recipe.kernel_cmdline.end());
+    fs::path efi_dir = custom.tree / "usr/lib/systemd/boot/efi";
+    CAIRN_CHECK(sign_efi_binary(efi_dir / "systemd-bootx64.efi", boot_efi, keys.db_key,
+                                keys.db_cert, runner));
+    return build_uki({.stub = efi_dir / "linuxx64.efi.stub",
+                      .kernel = custom.kernel,
+                      .initrd = custom.initrd,
+                      .os_release = custom.os_release,
+                      .cmdline = slot_cmdline(result.root_hash,
+                                              verity_data_partition_uuid(slot.root_hash),
+                                              verity_hash_partition_uuid(slot.root_hash), extra),
+                      .uname = custom.kernel_version,
+                      .db_key = keys.db_key,
+                      .db_cert = keys.db_cert,
+                      .output = uki_path},
+                     runner);
+  }));
+  if (stop_here(options, "uki")) return result;
+
+  CAIRN_TRY(run_stage("disk", result, progress, [&]() -> Expected<DiskImageOutput> {
+    CAIRN_CHECK(write_file_atomic(work.path() / "loader.conf", kLoaderConf));
+    EspContents esp{.files = {
+                        {"EFI/BOOT/BOOTX64.EFI", boot_efi},
+                        {"EFI/systemd/systemd-bootx64.efi", boot_efi},
+                        {"loader/loader.conf", work.path() / "loader.conf"},
+                        {"loader/keys/cairn/PK.auth", keys.pk_auth},
+                        {"loader/keys/cairn/KEK.auth", keys.kek_auth},
+                        {"loader/keys/cairn/db.auth", keys.db_auth},
+                        // Boot counting: three tries, then systemd-boot falls back.
+                        {"EFI/Linux/cairn_" + recipe.version + "+3-0.efi", uki_path}}};
+    return build_disk_image({.disk = disk,
+                             .root_image = slot.erofs,
+                             .verity_image = slot.verity,
+                             .esp = esp,
+                             .source_date_epoch = options.source_date_epoch,
+                             .output = artifacts / "disk.img"},
+                            runner, progress);
+  }));
+  if (stop_here(options, "disk")) return result;
+
+  fs::path final_dir = options.out_dir / recipe.name / recipe.version;
+  CAIRN_CHECK(run_stage("finalize", result, progress, [&]() -> Status {
+    result.output_dir = final_dir;
+    std::string packages;
+    for (const auto& package : custom.packages) packages += package + "\n";
+    CAIRN_CHECK(write_file_atomic(artifacts / "packages.txt", packages));
+    for (const auto& [role, name] : std::vector<std::pair<std::string, std::string>>{
+             {"disk-image", "disk.img"},
+             {"slot-root", "root.erofs"},
+             {"slot-verity", "root.verity"},
+             {"uki", uki_path.filename().string()},
+             {"packages", "packages.txt"}}) {
+      auto artifact = CAIRN_TRY(describe_artifact(role, artifacts / name));
+      artifact.path = final_dir / name;
+      result.artifacts.push_back(std::move(artifact));
+    }
+    auto json = result.to_json();
+    json["recipe_digest"] = digest;
+    json["commit_signed"] = commit.is_signed;
+    json["package_count"] = custom.packages.size();
+    CAIRN_CHECK(write_file_atomic(artifacts / "build.json", json.dump(2) + "\n"));
+    CAIRN_CHECK(publish_directory(artifacts, final_dir));
+    // Last: the ref names the newest complete build.
+    return publish_ref(repo, result.ref, commit.checksum);
+  }));
+  return result;
 }
 
 }  // namespace cairn::builder
