@@ -5,7 +5,10 @@
 #include <ctime>
 #include <iostream>
 
+#include "builder/history.hpp"
+#include "builder/image_inspect.hpp"
 #include "builder/keys.hpp"
+#include "common/cms.hpp"
 #include "builder/pipeline.hpp"
 #include "builder/terminal_progress.hpp"
 
@@ -67,6 +70,51 @@ void print_build_summary(const BuildResult& result) {
   std::fprintf(stderr, "  total %.1f s\n", total);
 }
 
+int run_inspect(const std::string& target, const std::filesystem::path& out,
+                std::filesystem::path keys, bool json, ProcessRunner& runner) {
+  namespace fs = std::filesystem;
+  if (keys.empty()) keys = out / "keys";
+  std::error_code ec;
+  fs::path image = fs::is_directory(target, ec) ? fs::path(target) / "disk.img" : fs::path(target);
+  if (fs::is_regular_file(image, ec)) {
+    fs::path db_cert = keys / "trust/db.crt";
+    if (!fs::exists(db_cert, ec)) db_cert.clear();
+    auto report = inspect_disk_image(image, db_cert, runner);
+    if (!report) return report_error(report.error(), json);
+    if (json) {
+      std::cout << report->to_json().dump(2) << "\n";
+    } else {
+      std::printf("%s: GPT disk %s\n", image.c_str(), report->disk.disk_guid.c_str());
+      for (const auto& part : report->disk.partitions) {
+        std::printf("  %zu %-24s %10s  %s%s\n", part.number, part.label.c_str(),
+                    human_size(part.size_bytes).c_str(), part.uuid.c_str(),
+                    (part.attributes & kGptReadOnlyAttribute) ? "  read-only" : "");
+      }
+      for (const auto& entry : report->entries) {
+        std::printf("  boot entry %s: version %s, signature %s, verity %s\n  root hash %s\n",
+                    entry.file.c_str(), entry.version.c_str(), entry.signature.c_str(),
+                    entry.verity.c_str(), entry.root_hash.c_str());
+      }
+    }
+    return report->all_valid() ? 0 : 5;
+  }
+  std::unique_ptr<CmsVerifier> verifier;
+  if (auto loaded = CmsVerifier::load(keys / "trust")) {
+    verifier = std::make_unique<CmsVerifier>(std::move(*loaded));
+  }
+  auto report = inspect_commit(out / "repo", target, verifier.get());
+  if (!report) return report_error(report.error(), json);
+  if (json) {
+    std::cout << report->to_json().dump(2) << "\n";
+  } else {
+    std::printf("commit %s\n  version %s\n  %zu packages, recipe digest %.16s…\n  signature %s %s\n",
+                report->checksum.c_str(), report->version.c_str(), report->packages.size(),
+                report->recipe_digest.c_str(), report->signature_state.c_str(),
+                report->signature_detail.c_str());
+  }
+  return report->signature_state == "invalid" ? 5 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -100,6 +148,25 @@ int main(int argc, char** argv) {
   keys_cmd->add_option("-d,--dir", keys_dir, "where to write the keys")->capture_default_str();
   keys_cmd->add_flag("--force", force, "replace existing keys");
 
+  std::string target;
+  std::filesystem::path inspect_out = "out", inspect_keys;
+  auto* inspect_cmd = app.add_subcommand(
+      "inspect", "show what a disk image or OSTree commit holds, and whether its signatures hold");
+  inspect_cmd->add_option("target", target, "disk image file, or an OSTree ref / commit")
+      ->required();
+  inspect_cmd->add_option("-o,--out", inspect_out, "output directory holding repo/")
+      ->capture_default_str();
+  inspect_cmd->add_option("-k,--keys", inspect_keys, "key directory (its trust/ is used)")
+      ->default_str("<out>/keys");
+
+  std::string from_version, to_version, diff_recipe = "kvm-host";
+  auto* diff_cmd = app.add_subcommand("diff", "files and packages changed between two versions");
+  diff_cmd->add_option("from", from_version, "older version")->required();
+  diff_cmd->add_option("to", to_version, "newer version")->required();
+  diff_cmd->add_option("-r,--recipe", diff_recipe, "recipe name")->capture_default_str();
+  diff_cmd->add_option("-o,--out", inspect_out, "output directory holding repo/")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   TerminalProgress progress(stderr, verbose, false);
@@ -111,6 +178,25 @@ int main(int argc, char** argv) {
     if (!result) return report_error(result.error(), json);
     if (json) std::cout << result->to_json().dump(2) << "\n";
     print_build_summary(*result);
+    return 0;
+  }
+  if (inspect_cmd->parsed()) return run_inspect(target, inspect_out, inspect_keys, json, runner);
+  if (diff_cmd->parsed()) {
+    auto diff = diff_versions(inspect_out / "repo", "cairn/" + diff_recipe + "/x86_64",
+                              from_version, to_version);
+    if (!diff) return report_error(diff.error(), json);
+    if (json) {
+      std::cout << diff->to_json().dump(2) << "\n";
+      return 0;
+    }
+    std::printf("%s %s (%.12s) → %s (%.12s)\n", diff_recipe.c_str(), from_version.c_str(),
+                diff->from_commit.c_str(), to_version.c_str(), diff->to_commit.c_str());
+    for (const auto& p : diff->packages_added) std::printf("package + %s\n", p.c_str());
+    for (const auto& p : diff->packages_removed) std::printf("package - %s\n", p.c_str());
+    for (const auto& p : diff->packages_changed) std::printf("package ~ %s\n", p.c_str());
+    for (const auto& f : diff->added) std::printf("A %s\n", f.c_str());
+    for (const auto& f : diff->removed) std::printf("D %s\n", f.c_str());
+    for (const auto& f : diff->modified) std::printf("M %s\n", f.c_str());
     return 0;
   }
   if (keys_cmd->parsed()) {

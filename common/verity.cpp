@@ -117,56 +117,91 @@ Expected<VerityTree> VerityTreeBuilder::finish() {
   return tree;
 }
 
+namespace {
+
+// Hashes `length` bytes of `fd` from `offset` (length 0: to the end of the file).
+Expected<VerityTree> hash_range(int fd, std::uint64_t offset, std::uint64_t length,
+                                const VerityParams& params, const std::string& name) {
+  ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_SEQUENTIAL);
+  VerityTreeBuilder builder(params);
+  std::vector<std::uint8_t> buffer(std::size_t{4} << 20);
+  std::uint64_t done = 0;
+  for (;;) {
+    std::size_t want = buffer.size();
+    if (length && length - done < want) want = static_cast<std::size_t>(length - done);
+    if (want == 0) break;
+    ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno("read " + name, errno);
+    if (n == 0) {
+      if (length) return fail(Errc::integrity, name + " ends before the data the tree covers");
+      break;
+    }
+    builder.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
+    done += static_cast<std::uint64_t>(n);
+  }
+  return with_context(builder.finish(), "hashing " + name);
+}
+
+Expected<std::string> read_at(const std::filesystem::path& path, std::uint64_t offset,
+                              std::size_t size) {
+  auto fd = CAIRN_TRY(open_file(path, O_RDONLY));
+  std::string out(size, '\0');
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd.get(), out.data() + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno("read " + path.string(), errno);
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
+}  // namespace
+
 Expected<VerityTree> build_verity_tree(const std::filesystem::path& data_file,
                                        const std::filesystem::path& hash_file,
                                        const VerityParams& params) {
   auto fd = CAIRN_TRY(open_file(data_file, O_RDONLY));
-  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  VerityTreeBuilder builder(params);
-  std::vector<std::uint8_t> buffer(std::size_t{4} << 20);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_errno("read " + data_file.string(), errno);
-    if (n == 0) break;
-    builder.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
-  }
-  auto tree = CAIRN_TRY(with_context(builder.finish(), "hashing " + data_file.string()));
+  auto tree = CAIRN_TRY(hash_range(fd.get(), 0, 0, params, data_file.string()));
   CAIRN_CHECK(write_file_atomic(hash_file, tree.hash_area));
   return tree;
 }
 
 Status verify_verity(const std::filesystem::path& data_file, const std::filesystem::path& hash_file,
-                     std::string_view root_hash_hex) {
-  auto hash_area = CAIRN_TRY(read_file(hash_file));
-  if (hash_area.size() < kSuperblockSize || hash_area.compare(0, 6, "verity") != 0) {
+                     std::string_view root_hash_hex, std::uint64_t data_offset,
+                     std::uint64_t hash_offset) {
+  auto sb = CAIRN_TRY(read_at(hash_file, hash_offset, kSuperblockSize));
+  if (sb.size() < kSuperblockSize || sb.compare(0, 6, "verity") != 0) {
     return fail(Errc::integrity, hash_file.string() + " has no dm-verity superblock");
   }
-  auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(hash_area[i]); };
+  auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(sb[i]); };
   VerityParams params;
-  std::memcpy(params.uuid.data(), hash_area.data() + 16, 16);
-  params.block_size = byte(64) | byte(65) << 8 | byte(66) << 16 | static_cast<std::uint32_t>(byte(67)) << 24;
+  std::memcpy(params.uuid.data(), sb.data() + 16, 16);
+  params.block_size = byte(64) | byte(65) << 8 | byte(66) << 16 |
+                      static_cast<std::uint32_t>(byte(67)) << 24;
   std::size_t salt_size = byte(80) | byte(81) << 8;
-  if (salt_size > 256 || params.block_size == 0) {
+  if (salt_size > 256 || params.block_size == 0 || params.block_size % 512 != 0) {
     return fail(Errc::integrity, hash_file.string() + " has a corrupt dm-verity superblock");
   }
-  params.salt.assign(hash_area.begin() + 88, hash_area.begin() + 88 + static_cast<long>(salt_size));
+  params.salt.assign(sb.begin() + 88, sb.begin() + 88 + static_cast<long>(salt_size));
   std::uint64_t data_blocks = 0;
   for (int i = 7; i >= 0; --i) data_blocks = data_blocks << 8 | byte(72 + static_cast<std::size_t>(i));
+  if (data_blocks == 0) return fail(Errc::integrity, hash_file.string() + ": empty verity tree");
 
-  auto temp = CAIRN_TRY(TempDir::create(std::filesystem::temp_directory_path(), "cairn-verity-"));
-  auto tree = CAIRN_TRY(build_verity_tree(data_file, temp.path() / "hash", params));
-  if (tree.data_blocks != data_blocks) {
-    return fail(Errc::integrity, data_file.string() + " has " + std::to_string(tree.data_blocks) +
-                                     " blocks, the hash tree covers " + std::to_string(data_blocks));
-  }
+  auto fd = CAIRN_TRY(open_file(data_file, O_RDONLY));
+  auto tree = CAIRN_TRY(hash_range(fd.get(), data_offset, data_blocks * params.block_size, params,
+                                   data_file.string()));
   if (tree.root_hash_hex() != root_hash_hex) {
     return fail(Errc::integrity, data_file.string() + " does not match root hash " +
                                      std::string(root_hash_hex) + " (computed " +
                                      tree.root_hash_hex() + ")");
   }
-  if (hash_area.compare(0, tree.hash_area.size(), tree.hash_area) != 0) {
-    return fail(Errc::integrity, hash_file.string() + " differs from the tree of its data");
+  auto stored = CAIRN_TRY(read_at(hash_file, hash_offset, tree.hash_area.size()));
+  if (stored != tree.hash_area) {
+    return fail(Errc::integrity, hash_file.string() + ": stored hash tree differs from its data");
   }
   return {};
 }

@@ -47,10 +47,12 @@ Expected<VerityTree> build_verity_tree(const std::filesystem::path& data_file,
                                        const std::filesystem::path& hash_file,
                                        const VerityParams& params);
 
-// Recomputes the tree of `data_file` with the salt in `hash_file`'s superblock and compares
-// the hash file and root hash. Errc::integrity names what differs.
+// Recomputes the tree over the data the superblock at `hash_offset` of `hash_file` describes
+// (starting at `data_offset` of `data_file`: partitions of one disk image work too) and compares
+// the stored tree and the root hash. Errc::integrity names what differs.
 Status verify_verity(const std::filesystem::path& data_file, const std::filesystem::path& hash_file,
-                     std::string_view root_hash_hex);
+                     std::string_view root_hash_hex, std::uint64_t data_offset = 0,
+                     std::uint64_t hash_offset = 0);
 
 // "8-4-4-4-12" text of 16 bytes, in order.
 std::string format_uuid(std::span<const std::uint8_t, 16> bytes);
