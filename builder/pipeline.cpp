@@ -75,12 +75,16 @@ nlohmann::json BuildResult::to_json() const {
   return out;
 }
 
-Status preflight(const BuildOptions& options, const Recipe& recipe) {
+Status require_root() {
   if (::geteuid() != 0) {
     return fail(Errc::permission,
                 "cairn-build build must run as root (mmdebstrap, chroot and file ownership in "
                 "the image need it)");
   }
+  return {};
+}
+
+Status preflight(const BuildOptions& options, const Recipe& recipe) {
   for (const char* tool : {"mmdebstrap", "mkfs.erofs", "unshare", "chroot", "cp", "systemctl",
                            "dpkg-query"}) {
     if (!have_program(tool)) {
@@ -155,6 +159,7 @@ Status publish_directory(const fs::path& staged, const fs::path& final_dir) {
 Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& runner,
                                   Progress& progress) {
   auto recipe = CAIRN_TRY(load_recipe(options.recipe));
+  CAIRN_CHECK(require_root());
   HardeningProfile profile;
   std::vector<fs::path> inputs = {recipe.file};
   if (!recipe.hardening_profile.empty()) {

@@ -53,7 +53,10 @@ struct BuildResult {
 // The stage names, in order.
 const std::vector<std::string>& stage_names();
 
-// Checks that can fail before any work starts: root, tools, keys, disk space.
+// Fails unless running as root (checked right after the recipe is read).
+Status require_root();
+
+// Checks that can fail before any work starts: tools and disk space.
 Status preflight(const BuildOptions& options, const Recipe& recipe);
 
 Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& runner,

@@ -8,14 +8,14 @@ rm -rf "$work"
 mkdir -p "$work"
 cp -r "$CAIRN_SOURCE/recipes/overlays" "$work/"
 
-# expect_failure NAME EXIT_CODE NEEDLE RECIPE_TEXT [extra cairn-build args…]
+# expect_failure NAME EXIT_CODE NEEDLE RECIPE_TEXT (KEYS=dir overrides the key directory)
 expect_failure() {
-  local name=$1 code=$2 needle=$3 text=$4; shift 4
+  local name=$1 code=$2 needle=$3 text=$4
   local recipe="$work/$name.toml" out="$work/out-$name"
   printf '%s\n' "$text" > "$recipe"
   local status=0
   local message
-  message=$("$CAIRN_BUILD" build "$recipe" --out "$out" --keys "$keys_dir" "$@" 2>&1 >/dev/null) || status=$?
+  message=$("$CAIRN_BUILD" build "$recipe" --out "$out" --keys "${KEYS:-$keys_dir}" 2>&1 >/dev/null) || status=$?
   check_eq "$name: exit code" "$code" "$status"
   check_contains "$name: message names the problem" "$message" "$needle"
   check_eq "$name: one error line" 1 "$(grep -c '^cairn-build: error:' <<<"$message")"
@@ -42,7 +42,7 @@ ssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq ops\"]"
 expect_failure unreachable-mirror 3 "mirror http://127.0.0.1:9/debian is unreachable" \
   "${good/\[debian\]/[debian]
 mirrors = [\"http://127.0.0.1:9/debian\"]}"
-expect_failure missing-keys 1 "missing key material" "$good" --keys "$work/no-keys"
+KEYS="$work/no-keys" expect_failure missing-keys 1 "missing key material" "$good"
 expect_failure unknown-package 1 "unknown package 'cairn-no-such-package'" \
   "${good/\"systemd\",/\"systemd\", \"cairn-no-such-package\",}"
 
