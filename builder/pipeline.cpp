@@ -245,7 +245,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     CAIRN_CHECK(checkout_commit(repo, commit.checksum, checkout));
     return build_slot_image({.tree = checkout,
                              .output_dir = artifacts,
-                             .commit = commit.checksum,
+                             .tree_checksum = commit.tree_checksum,
                              .source_date_epoch = options.source_date_epoch},
                             runner, progress);
   }));
@@ -316,6 +316,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     auto json = result.to_json();
     json["recipe_digest"] = digest;
     json["commit_signed"] = commit.is_signed;
+    json["tree"] = commit.tree_checksum;
     json["package_count"] = custom.packages.size();
     CAIRN_CHECK(write_file_atomic(artifacts / "build.json", json.dump(2) + "\n"));
     CAIRN_CHECK(publish_directory(artifacts, final_dir));

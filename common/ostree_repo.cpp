@@ -88,6 +88,9 @@ Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, Commi
     return fail_gerror(error, "writing the OSTree tree");
   }
   GPtr<GFile> root(root_raw);
+  std::string tree_checksum =
+      std::string(ostree_repo_file_tree_get_contents_checksum(OSTREE_REPO_FILE(root.get()))) + "-" +
+      ostree_repo_file_tree_get_metadata_checksum(OSTREE_REPO_FILE(root.get()));
   char* checksum_raw = nullptr;
   GVariant* metadata = request.metadata.release();
   bool ok = ostree_repo_write_commit_with_time(
@@ -105,6 +108,7 @@ Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, Commi
   if (stats) {
     stats->files_written = txn.content_objects_written;
     stats->content_bytes_written = txn.content_bytes_written;
+    stats->tree_checksum = tree_checksum;
   }
   return checksum;
 }

@@ -38,6 +38,9 @@ struct CommitRequest {
 
 struct CommitStats {
   std::uint64_t files_written = 0, content_bytes_written = 0;
+  // "<root contents checksum>-<root metadata checksum>": names the tree alone, independent of
+  // the commit's parent, time and metadata.
+  std::string tree_checksum;
 };
 
 // Writes the tree and the commit object (not a ref); returns the commit checksum. The tree must

@@ -35,6 +35,7 @@ Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& p
        .timestamp = static_cast<std::uint64_t>(input.source_date_epoch)},
       &stats));
   output.files_written = stats.files_written;
+  output.tree_checksum = stats.tree_checksum;
   if (input.signer) {
     // The checksum names the commit object, which names the whole tree and its metadata.
     auto signature = CAIRN_TRY(with_context(input.signer->sign(output.checksum),

@@ -28,6 +28,7 @@ struct CommitInput {
 
 struct CommitOutput {
   std::string checksum;
+  std::string tree_checksum;  // the tree alone (see ostree::CommitStats)
   bool is_signed = false;
   std::uint64_t files_written = 0;
 };

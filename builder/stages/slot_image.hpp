@@ -15,7 +15,9 @@ namespace cairn::builder {
 struct SlotImageInput {
   std::filesystem::path tree;        // a checkout of the commit
   std::filesystem::path output_dir;  // gets root.erofs and root.verity
-  std::string commit;                // the OSTree checksum: seeds the UUIDs and the verity salt
+  // The OSTree tree checksum (not the commit's: that one also names the parent and time).
+  // Seeds the UUIDs and the verity salt.
+  std::string tree_checksum;
   std::int64_t source_date_epoch = 0;
 };
 
