@@ -64,11 +64,16 @@ void parse_deb822(std::string_view text, std::vector<AptSource>& out) {
     if (colon == std::string::npos || line.starts_with(' ')) continue;
     std::string field = line.substr(0, colon);
     auto values = split_words(line.substr(colon + 1));
-    if (field == "Types") types = values;
-    else if (field == "URIs") uris = values;
-    else if (field == "Suites") suites = values;
-    else if (field == "Components") components = values;
-    else if (field == "Enabled") enabled = values.empty() || values[0] != "no";
+    if (field == "Types")
+      types = values;
+    else if (field == "URIs")
+      uris = values;
+    else if (field == "Suites")
+      suites = values;
+    else if (field == "Components")
+      components = values;
+    else if (field == "Enabled")
+      enabled = values.empty() || values[0] != "no";
   }
 }
 
@@ -117,8 +122,10 @@ Expected<std::vector<AptSource>> sources_for_suite(const std::vector<AptSource>&
     }
   }
   if (chosen.empty()) {
-    return fail(Errc::not_found, "the build machine's apt sources (/etc/apt) have no entry for "
-                                 "suite '" + suite + "'; set debian.mirrors in the recipe");
+    return fail(Errc::not_found,
+                "the build machine's apt sources (/etc/apt) have no entry for "
+                "suite '" +
+                    suite + "'; set debian.mirrors in the recipe");
   }
   return chosen;
 }
@@ -144,8 +151,8 @@ Expected<std::string> fetch_in_release(const AptSource& source, long timeout_sec
   long status = 0;
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
   if (code != CURLE_OK) {
-    return fail(Errc::unavailable, "mirror " + source.uri + " is unreachable (" + url + "): " +
-                                       curl_easy_strerror(code));
+    return fail(Errc::unavailable, "mirror " + source.uri + " is unreachable (" + url +
+                                       "): " + curl_easy_strerror(code));
   }
   if (status >= 400) {
     return fail(Errc::unavailable, "mirror " + source.uri + " has no suite '" + source.suite +

@@ -11,8 +11,8 @@
 namespace cairn::builder {
 
 struct AptSource {
-  std::string uri;     // "http://…/debian"
-  std::string suite;   // "bookworm", "bookworm-security", …
+  std::string uri;    // "http://…/debian"
+  std::string suite;  // "bookworm", "bookworm-security", …
   std::vector<std::string> components;
 
   // "deb <uri> <suite> <components…>", the one-line form mmdebstrap takes as a mirror.

@@ -47,12 +47,12 @@ Expected<DiskLayout> load_disk_layout(const fs::path& file, const DiskSizes& siz
     LayoutEntry entry;
     entry.role = CAIRN_TRY(reader.string("role"));
     if (std::find(kRoles.begin(), kRoles.end(), entry.role) == kRoles.end()) {
-      return fail(Errc::invalid_input, reader.where("role") + "unknown partition role '" +
-                                           entry.role + "'");
+      return fail(Errc::invalid_input,
+                  reader.where("role") + "unknown partition role '" + entry.role + "'");
     }
     if (!seen.insert(entry.role).second) {
-      return fail(Errc::invalid_input, reader.where("role") + "partition role '" + entry.role +
-                                           "' appears twice");
+      return fail(Errc::invalid_input,
+                  reader.where("role") + "partition role '" + entry.role + "' appears twice");
     }
     entry.type_guid = CAIRN_TRY(reader.string("type"));
     if (!std::regex_match(entry.type_guid, kGuid)) {

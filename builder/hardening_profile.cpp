@@ -24,8 +24,7 @@ Expected<HardeningSetting> read_setting(const toml::table& table, const fs::path
   }
   setting.controls = CAIRN_TRY(reader.string_array("controls"));
   if (setting.controls.empty()) {
-    return fail(Errc::invalid_input, reader.where("controls") + "'" +
-                                         reader.qualified("controls") +
+    return fail(Errc::invalid_input, reader.where("controls") + "'" + reader.qualified("controls") +
                                          "' must name the control point(s) the setting serves");
   }
   setting.why = CAIRN_TRY(reader.optional_string("why")).value_or("");
@@ -40,8 +39,8 @@ Status load_into(const fs::path& dir, const std::string& name, HardeningProfile&
   fs::path file = dir / (name + ".toml");
   std::error_code ec;
   if (!fs::exists(file, ec)) {
-    return fail(Errc::not_found, "unknown hardening profile '" + name + "' (no " +
-                                     file.string() + ")");
+    return fail(Errc::not_found,
+                "unknown hardening profile '" + name + "' (no " + file.string() + ")");
   }
   toml::table root = CAIRN_TRY(parse_toml_file(file));
   TableReader top(root, file, "");

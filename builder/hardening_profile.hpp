@@ -11,9 +11,9 @@
 namespace cairn::builder {
 
 struct HardeningSetting {
-  std::string kind;  // "cmdline" or "sysctl"
-  std::string key;   // sysctl name; for cmdline, the parameter name
-  std::string value; // for cmdline, the whole parameter ("iommu.strict=1")
+  std::string kind;   // "cmdline" or "sysctl"
+  std::string key;    // sysctl name; for cmdline, the parameter name
+  std::string value;  // for cmdline, the whole parameter ("iommu.strict=1")
   std::vector<std::string> controls;
   std::string why;
   std::string profile;  // the file it came from

@@ -22,7 +22,8 @@ std::map<std::string, std::string> package_map(const std::vector<std::string>& p
 
 }  // namespace
 
-Expected<std::vector<VersionEntry>> list_versions(const fs::path& repo_path, const std::string& ref) {
+Expected<std::vector<VersionEntry>> list_versions(const fs::path& repo_path,
+                                                  const std::string& ref) {
   auto repo = CAIRN_TRY(ostree::open_repo(repo_path, false));
   auto head = CAIRN_TRY(ostree::resolve(repo.get(), ref));
   if (!head) return fail(Errc::not_found, "no ref '" + ref + "' in " + repo_path.string());
@@ -31,11 +32,12 @@ Expected<std::vector<VersionEntry>> list_versions(const fs::path& repo_path, con
   while (next) {
     auto commit = ostree::load_commit(repo.get(), *next);
     if (!commit) break;  // a pruned parent ends the history
-    versions.push_back({.checksum = commit->checksum,
-                        .version = ostree::metadata_string(commit->metadata.get(), "version").value_or(""),
-                        .recipe_digest = ostree::metadata_string(commit->metadata.get(),
-                                                                 "cairn.recipe-digest").value_or(""),
-                        .timestamp = commit->timestamp});
+    versions.push_back(
+        {.checksum = commit->checksum,
+         .version = ostree::metadata_string(commit->metadata.get(), "version").value_or(""),
+         .recipe_digest =
+             ostree::metadata_string(commit->metadata.get(), "cairn.recipe-digest").value_or(""),
+         .timestamp = commit->timestamp});
     next = commit->parent;
   }
   return versions;
@@ -55,8 +57,8 @@ Expected<CommitReport> inspect_commit(const fs::path& repo_path, const std::stri
   auto checksum = CAIRN_TRY(ostree::resolve(repo.get(), rev));
   if (!checksum) return fail(Errc::not_found, "no ref or commit '" + rev + "'");
   auto commit = CAIRN_TRY(ostree::load_commit(repo.get(), *checksum));
-  CommitReport report{.checksum = *checksum, .subject = commit.subject,
-                      .timestamp = commit.timestamp};
+  CommitReport report{
+      .checksum = *checksum, .subject = commit.subject, .timestamp = commit.timestamp};
   report.version = ostree::metadata_string(commit.metadata.get(), "version").value_or("");
   report.recipe_digest =
       ostree::metadata_string(commit.metadata.get(), "cairn.recipe-digest").value_or("");
@@ -93,8 +95,10 @@ Expected<VersionDiff> diff_versions(const fs::path& repo_path, const std::string
   auto new_packages = package_map(ostree::metadata_strings(b.metadata.get(), "cairn.packages"));
   for (const auto& [name, version] : new_packages) {
     auto it = old_packages.find(name);
-    if (it == old_packages.end()) diff.packages_added.push_back(name + " " + version);
-    else if (it->second != version) diff.packages_changed.push_back(name + " " + it->second + " → " + version);
+    if (it == old_packages.end())
+      diff.packages_added.push_back(name + " " + version);
+    else if (it->second != version)
+      diff.packages_changed.push_back(name + " " + it->second + " → " + version);
   }
   for (const auto& [name, version] : old_packages) {
     if (!new_packages.contains(name)) diff.packages_removed.push_back(name + " " + version);
@@ -114,11 +118,12 @@ nlohmann::json CommitReport::to_json() const {
 }
 
 nlohmann::json VersionDiff::to_json() const {
-  return {{"from", {{"version", from_version}, {"commit", from_commit}}},
-          {"to", {{"version", to_version}, {"commit", to_commit}}},
-          {"files", {{"added", added}, {"removed", removed}, {"modified", modified}}},
-          {"packages",
-           {{"added", packages_added}, {"removed", packages_removed}, {"changed", packages_changed}}}};
+  return {
+      {"from", {{"version", from_version}, {"commit", from_commit}}},
+      {"to", {{"version", to_version}, {"commit", to_commit}}},
+      {"files", {{"added", added}, {"removed", removed}, {"modified", modified}}},
+      {"packages",
+       {{"added", packages_added}, {"removed", packages_removed}, {"changed", packages_changed}}}};
 }
 
 }  // namespace cairn::builder

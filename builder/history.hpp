@@ -3,11 +3,10 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/signer.hpp"
 
@@ -29,7 +28,7 @@ struct CommitReport {
   std::string checksum, version, recipe_digest, subject;
   std::uint64_t timestamp = 0;
   std::vector<std::string> packages;
-  std::string signature_state;  // "valid", "invalid", "absent", "unchecked"
+  std::string signature_state;   // "valid", "invalid", "absent", "unchecked"
   std::string signature_detail;  // signer, or why invalid
 
   nlohmann::json to_json() const;
@@ -41,7 +40,7 @@ Expected<CommitReport> inspect_commit(const std::filesystem::path& repo, const s
 
 struct VersionDiff {
   std::string from_version, to_version, from_commit, to_commit;
-  std::vector<std::string> added, removed, modified;  // files
+  std::vector<std::string> added, removed, modified;                            // files
   std::vector<std::string> packages_added, packages_removed, packages_changed;  // "name a → b"
 
   nlohmann::json to_json() const;

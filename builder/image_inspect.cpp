@@ -18,8 +18,8 @@ constexpr const char* kEspType = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
 std::string section_text(const std::string& bytes, const PeImage& pe, std::string_view name) {
   const PeSection* section = pe.find(name);
   if (!section || section->raw_offset >= bytes.size()) return {};
-  std::string text = bytes.substr(section->raw_offset,
-                                  std::min(section->virtual_size, section->raw_size));
+  std::string text =
+      bytes.substr(section->raw_offset, std::min(section->virtual_size, section->raw_size));
   return text.substr(0, text.find('\0'));
 }
 
@@ -85,11 +85,11 @@ Expected<ImageReport> inspect_disk_image(const fs::path& image, const fs::path& 
   }
   if (!esp) return fail(Errc::invalid_input, image.string() + " has no ESP");
   std::string esp_ref = image.string() + "@@" + std::to_string(esp->start_bytes);
-  auto listing = CAIRN_TRY(with_context(
-      run_checked(runner, {.argv = {"mdir", "-b", "-i", esp_ref, "::/EFI/Linux"},
-                           .env = {{"MTOOLS_SKIP_CHECK", "1"}},
-                           .capture_stdout = true}),
-      "listing the ESP's boot entries"));
+  auto listing = CAIRN_TRY(
+      with_context(run_checked(runner, {.argv = {"mdir", "-b", "-i", esp_ref, "::/EFI/Linux"},
+                                        .env = {{"MTOOLS_SKIP_CHECK", "1"}},
+                                        .capture_stdout = true}),
+                   "listing the ESP's boot entries"));
   auto temp = CAIRN_TRY(TempDir::create(fs::temp_directory_path(), "cairn-inspect-"));
   std::istringstream lines(listing);
   std::vector<std::string> files;
@@ -100,14 +100,15 @@ Expected<ImageReport> inspect_disk_image(const fs::path& image, const fs::path& 
   for (const auto& file : files) {
     BootEntryReport entry{.file = file.substr(1)};
     fs::path local = temp.path() / "entry.efi";
-    CAIRN_CHECK(run_step(runner, {.argv = {"mcopy", "-o", "-i", esp_ref, "::" + file, local.string()},
-                                  .env = {{"MTOOLS_SKIP_CHECK", "1"}}},
+    CAIRN_CHECK(run_step(runner,
+                         {.argv = {"mcopy", "-o", "-i", esp_ref, "::" + file, local.string()},
+                          .env = {{"MTOOLS_SKIP_CHECK", "1"}}},
                          "reading " + file + " from the ESP"));
     auto bytes = CAIRN_TRY(read_file(local));
     auto pe = CAIRN_TRY(read_pe(local));
     entry.version = field(section_text(bytes, pe, ".osrel"), "IMAGE_VERSION=", '\n');
     entry.root_hash = field(section_text(bytes, pe, ".cmdline"), "roothash=", ' ');
-    entry.signature = db_cert.empty() ? "unchecked"
+    entry.signature = db_cert.empty()                                ? "unchecked"
                       : verify_efi_signature(local, db_cert, runner) ? "valid"
                                                                      : "invalid";
     entry.verity = "no slot";
@@ -121,8 +122,8 @@ Expected<ImageReport> inspect_disk_image(const fs::path& image, const fs::path& 
         if (part.uuid == verity_hash_partition_uuid(root)) hash = &part;
       }
       if (data && hash) {
-        auto verified = verify_verity(image, image, entry.root_hash, data->start_bytes,
-                                      hash->start_bytes);
+        auto verified =
+            verify_verity(image, image, entry.root_hash, data->start_bytes, hash->start_bytes);
         entry.verity = verified ? "valid" : "invalid: " + verified.error().message();
       }
     }

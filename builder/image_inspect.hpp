@@ -4,10 +4,9 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/gpt.hpp"
 #include "common/process.hpp"
@@ -15,11 +14,11 @@
 namespace cairn::builder {
 
 struct BootEntryReport {
-  std::string file;        // EFI/Linux/cairn_1.0.0+3-0.efi
-  std::string version;     // IMAGE_VERSION from .osrel
-  std::string root_hash;   // from .cmdline
-  std::string signature;   // "valid", "invalid", "unchecked"
-  std::string verity;      // "valid", "invalid: …", "no slot"
+  std::string file;       // EFI/Linux/cairn_1.0.0+3-0.efi
+  std::string version;    // IMAGE_VERSION from .osrel
+  std::string root_hash;  // from .cmdline
+  std::string signature;  // "valid", "invalid", "unchecked"
+  std::string verity;     // "valid", "invalid: …", "no slot"
 };
 
 struct ImageReport {

@@ -32,8 +32,8 @@ struct KeyPair {
   X509Ptr cert;
 };
 
-Expected<KeyPair> make_pair(const fs::path& dir, const std::string& name, CertificateRequest request,
-                            const KeyPair* issuer, int bits) {
+Expected<KeyPair> make_pair(const fs::path& dir, const std::string& name,
+                            CertificateRequest request, const KeyPair* issuer, int bits) {
   KeyPair pair;
   pair.key = CAIRN_TRY(generate_rsa_key(bits));
   pair.cert = CAIRN_TRY(issue_certificate(request, pair.key.get(),
@@ -47,15 +47,16 @@ Expected<KeyPair> make_pair(const fs::path& dir, const std::string& name, Certif
 Status make_auth(ProcessRunner& runner, const fs::path& dir, const std::string& var,
                  const std::string& signer) {
   std::string esl = (dir / (var + ".esl")).string();
-  CAIRN_CHECK(run_step(runner, {.argv = {"cert-to-efi-sig-list", "-g", kOwnerGuid,
-                                         (dir / (var + ".crt")).string(), esl}},
-                       "making " + var + ".esl"));
-  return run_step(runner,
-                  {.argv = {"sign-efi-sig-list", "-g", kOwnerGuid, "-k",
-                            (dir / (signer + ".key")).string(), "-c",
-                            (dir / (signer + ".crt")).string(), var, esl,
-                            (dir / (var + ".auth")).string()}},
-                  "making " + var + ".auth");
+  CAIRN_CHECK(run_step(
+      runner,
+      {.argv = {"cert-to-efi-sig-list", "-g", kOwnerGuid, (dir / (var + ".crt")).string(), esl}},
+      "making " + var + ".esl"));
+  return run_step(
+      runner,
+      {.argv = {"sign-efi-sig-list", "-g", kOwnerGuid, "-k", (dir / (signer + ".key")).string(),
+                "-c", (dir / (signer + ".crt")).string(), var, esl,
+                (dir / (var + ".auth")).string()}},
+      "making " + var + ".auth");
 }
 
 }  // namespace
@@ -74,8 +75,11 @@ Expected<BuildKeys> create_dev_pki(const fs::path& dir, const DevPkiOptions& opt
   auto now = std::chrono::system_clock::now();
   auto ten_years = now + 24h * 3650;
   auto root = [&](std::string cn, std::uint64_t serial) {
-    return CertificateRequest{.common_name = std::move(cn), .is_ca = true,
-                              .not_before = now - 1h, .not_after = ten_years, .serial = serial};
+    return CertificateRequest{.common_name = std::move(cn),
+                              .is_ca = true,
+                              .not_before = now - 1h,
+                              .not_after = ten_years,
+                              .serial = serial};
   };
   auto pk = CAIRN_TRY(make_pair(dir, "PK", root("Cairn dev PK", 1), nullptr, 2048));
   auto kek = CAIRN_TRY(make_pair(dir, "KEK", root("Cairn dev KEK", 2), &pk, 2048));
@@ -97,9 +101,8 @@ Expected<BuildKeys> create_dev_pki(const fs::path& dir, const DevPkiOptions& opt
   nlohmann::json manifest = {{"note", "development keys: never use them for production hosts"}};
   for (auto& [name, pair] : std::vector<std::pair<std::string, KeyPair*>>{
            {"PK", &pk}, {"KEK", &kek}, {"db", &db}, {"image-ca", &ca}, {"signing", &signer}}) {
-    manifest["certificates"][name] = {
-        {"subject", certificate_subject(pair->cert.get())},
-        {"sha256", certificate_sha256_fingerprint(pair->cert.get())}};
+    manifest["certificates"][name] = {{"subject", certificate_subject(pair->cert.get())},
+                                      {"sha256", certificate_sha256_fingerprint(pair->cert.get())}};
   }
   CAIRN_CHECK(write_file_atomic(dir / "pki.json", manifest.dump(2) + "\n"));
   return load_build_keys(dir);
@@ -108,9 +111,9 @@ Expected<BuildKeys> create_dev_pki(const fs::path& dir, const DevPkiOptions& opt
 Expected<BuildKeys> load_build_keys(const fs::path& dir) {
   BuildKeys keys = paths_in(dir);
   std::error_code ec;
-  for (const auto& path : {keys.db_key, keys.db_cert, keys.signing_key, keys.signing_cert,
-                           keys.trust_dir / "image-ca.crt", keys.pk_auth, keys.kek_auth,
-                           keys.db_auth}) {
+  for (const auto& path :
+       {keys.db_key, keys.db_cert, keys.signing_key, keys.signing_cert,
+        keys.trust_dir / "image-ca.crt", keys.pk_auth, keys.kek_auth, keys.db_auth}) {
     if (!fs::exists(path, ec)) {
       return fail(Errc::not_found, "missing key material: " + path.string() +
                                        " (create a development PKI with `cairn-build keys --dir " +

@@ -8,9 +8,9 @@
 #include "builder/history.hpp"
 #include "builder/image_inspect.hpp"
 #include "builder/keys.hpp"
-#include "common/cms.hpp"
 #include "builder/pipeline.hpp"
 #include "builder/terminal_progress.hpp"
+#include "common/cms.hpp"
 
 namespace {
 
@@ -21,23 +21,28 @@ using namespace cairn::builder;
 // space, missing tool or key), 4 a build step failed, 5 verification failed.
 int exit_code_for(const Error& error) {
   switch (error.code()) {
-    case Errc::invalid_input: return 1;
-    case Errc::not_found: return 1;
+    case Errc::invalid_input:
+      return 1;
+    case Errc::not_found:
+      return 1;
     case Errc::permission:
     case Errc::no_space:
     case Errc::unavailable:
-    case Errc::busy: return 3;
+    case Errc::busy:
+      return 3;
     case Errc::integrity:
-    case Errc::crypto: return 5;
-    default: return 4;
+    case Errc::crypto:
+      return 5;
+    default:
+      return 4;
   }
 }
 
 int report_error(const Error& error, bool json) {
   if (json) {
-    nlohmann::json out = {{"ok", false},
-                          {"error", {{"code", std::string(errc_name(error.code()))},
-                                     {"message", error.describe()}}}};
+    nlohmann::json out = {
+        {"ok", false},
+        {"error", {{"code", std::string(errc_name(error.code()))}, {"message", error.describe()}}}};
     std::cout << out.dump(2) << "\n";
   }
   std::fprintf(stderr, "cairn-build: error: %s\n", error.describe().c_str());
@@ -50,9 +55,9 @@ std::int64_t default_epoch(ProcessRunner& runner) {
   if (const char* env = std::getenv("SOURCE_DATE_EPOCH"); env && *env) {
     return std::strtoll(env, nullptr, 10);
   }
-  auto git = run_checked(runner, {.argv = {"git", "-C", data_dir().string(), "log", "-1",
-                                           "--format=%ct"},
-                                  .capture_stdout = true});
+  auto git =
+      run_checked(runner, {.argv = {"git", "-C", data_dir().string(), "log", "-1", "--format=%ct"},
+                           .capture_stdout = true});
   if (git && !git->empty()) return std::strtoll(git->c_str(), nullptr, 10);
   return static_cast<std::int64_t>(std::time(nullptr));
 }
@@ -62,8 +67,7 @@ void print_build_summary(const BuildResult& result) {
                result.version.c_str(), result.commit.c_str(), result.root_hash.c_str());
   for (const auto& artifact : result.artifacts) {
     std::fprintf(stderr, "  %-12s %-60s %10s  sha256:%s\n", artifact.role.c_str(),
-                 artifact.path.c_str(), human_size(artifact.size).c_str(),
-                 artifact.sha256.c_str());
+                 artifact.path.c_str(), human_size(artifact.size).c_str(), artifact.sha256.c_str());
   }
   double total = 0;
   for (const auto& stage : result.stages) total += stage.seconds;
@@ -107,10 +111,11 @@ int run_inspect(const std::string& target, const std::filesystem::path& out,
   if (json) {
     std::cout << report->to_json().dump(2) << "\n";
   } else {
-    std::printf("commit %s\n  version %s\n  %zu packages, recipe digest %.16s…\n  signature %s %s\n",
-                report->checksum.c_str(), report->version.c_str(), report->packages.size(),
-                report->recipe_digest.c_str(), report->signature_state.c_str(),
-                report->signature_detail.c_str());
+    std::printf(
+        "commit %s\n  version %s\n  %zu packages, recipe digest %.16s…\n  signature %s %s\n",
+        report->checksum.c_str(), report->version.c_str(), report->packages.size(),
+        report->recipe_digest.c_str(), report->signature_state.c_str(),
+        report->signature_detail.c_str());
   }
   return report->signature_state == "invalid" ? 5 : 0;
 }
@@ -136,7 +141,8 @@ int main(int argc, char** argv) {
   build_cmd->add_option("-k,--keys", build.keys_dir, "key directory made by `cairn-build keys`")
       ->default_str("<out>/keys");
   build_cmd->add_option("--source-date-epoch", build.source_date_epoch,
-                        "timestamp for reproducible output (default: $SOURCE_DATE_EPOCH, else the last git commit's time)");
+                        "timestamp for reproducible output (default: $SOURCE_DATE_EPOCH, else the "
+                        "last git commit's time)");
   build_cmd->add_flag("--no-cache", no_cache, "rebuild the root file system even if cached");
   build_cmd->add_option("--stop-after", stop_after, "stop after this stage (debugging)")
       ->check(CLI::IsMember(stage_names()));
@@ -203,8 +209,8 @@ int main(int argc, char** argv) {
     auto keys = create_dev_pki(keys_dir, {.force = force}, runner);
     if (!keys) return report_error(keys.error(), json);
     if (json) {
-      std::cout << nlohmann::json{{"dir", keys->dir.string()},
-                                  {"trust", keys->trust_dir.string()}}.dump(2)
+      std::cout << nlohmann::json{{"dir", keys->dir.string()}, {"trust", keys->trust_dir.string()}}
+                       .dump(2)
                 << "\n";
     }
     std::fprintf(stderr,

@@ -33,8 +33,10 @@ auto run_stage(const std::string& name, BuildResult& result, Progress& progress,
   auto value = body();
   std::chrono::duration<double> took = Clock::now() - start;
   result.stages.push_back({name, took.count()});
-  if (value) progress.stage_finished(name, took);
-  else value.error().with_context("stage " + name);
+  if (value)
+    progress.stage_finished(name, took);
+  else
+    value.error().with_context("stage " + name);
   return value;
 }
 
@@ -45,7 +47,7 @@ bool stop_here(const BuildOptions& options, std::string_view stage) {
 }  // namespace
 
 const std::vector<std::string>& stage_names() {
-  static const std::vector<std::string> kNames = {"rootfs", "customize", "commit", "slot",
+  static const std::vector<std::string> kNames = {"rootfs", "customize", "commit",  "slot",
                                                   "uki",    "disk",      "finalize"};
   return kNames;
 }
@@ -85,8 +87,8 @@ Status require_root() {
 }
 
 Status preflight(const BuildOptions& options, const Recipe& recipe) {
-  for (const char* tool : {"mmdebstrap", "mkfs.erofs", "unshare", "chroot", "cp", "systemctl",
-                           "dpkg-query"}) {
+  for (const char* tool :
+       {"mmdebstrap", "mkfs.erofs", "unshare", "chroot", "cp", "systemctl", "dpkg-query"}) {
     if (!have_program(tool)) {
       return fail(Errc::not_found,
                   std::string("missing tool '") + tool + "': run deps/install first");
@@ -203,16 +205,17 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
   result.rootfs_from_cache = rootfs.from_cache;
   if (stop_here(options, "rootfs")) return result;
 
-  CustomizeInput customize_input{.base_tree = rootfs.tree,
-                                 .work_dir = work.path(),
-                                 .overlay = recipe.overlay,
-                                 .users = recipe.users,
-                                 .sysctl_conf = profile.settings.empty() ? "" : profile.sysctl_conf(),
-                                 .enable_units = recipe.enable_units,
-                                 .initrd_drivers = recipe.initrd_drivers,
-                                 .image_name = recipe.name,
-                                 .image_version = recipe.version,
-                                 .source_date_epoch = options.source_date_epoch};
+  CustomizeInput customize_input{
+      .base_tree = rootfs.tree,
+      .work_dir = work.path(),
+      .overlay = recipe.overlay,
+      .users = recipe.users,
+      .sysctl_conf = profile.settings.empty() ? "" : profile.sysctl_conf(),
+      .enable_units = recipe.enable_units,
+      .initrd_drivers = recipe.initrd_drivers,
+      .image_name = recipe.name,
+      .image_version = recipe.version,
+      .source_date_epoch = options.source_date_epoch};
   auto custom = CAIRN_TRY(run_stage("customize", result, progress, [&] {
     return customize_tree(customize_input, runner, progress);
   }));
@@ -261,32 +264,31 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     fs::path efi_dir = custom.tree / "usr/lib/systemd/boot/efi";
     CAIRN_CHECK(sign_efi_binary(efi_dir / "systemd-bootx64.efi", boot_efi, keys.db_key,
                                 keys.db_cert, runner));
-    return build_uki({.stub = efi_dir / "linuxx64.efi.stub",
-                      .kernel = custom.kernel,
-                      .initrd = custom.initrd,
-                      .os_release = custom.os_release,
-                      .cmdline = slot_cmdline(result.root_hash,
-                                              verity_data_partition_uuid(slot.root_hash),
-                                              verity_hash_partition_uuid(slot.root_hash), extra),
-                      .uname = custom.kernel_version,
-                      .db_key = keys.db_key,
-                      .db_cert = keys.db_cert,
-                      .output = uki_path},
-                     runner);
+    return build_uki(
+        {.stub = efi_dir / "linuxx64.efi.stub",
+         .kernel = custom.kernel,
+         .initrd = custom.initrd,
+         .os_release = custom.os_release,
+         .cmdline = slot_cmdline(result.root_hash, verity_data_partition_uuid(slot.root_hash),
+                                 verity_hash_partition_uuid(slot.root_hash), extra),
+         .uname = custom.kernel_version,
+         .db_key = keys.db_key,
+         .db_cert = keys.db_cert,
+         .output = uki_path},
+        runner);
   }));
   if (stop_here(options, "uki")) return result;
 
   CAIRN_TRY(run_stage("disk", result, progress, [&]() -> Expected<DiskImageOutput> {
     CAIRN_CHECK(write_file_atomic(work.path() / "loader.conf", kLoaderConf));
-    EspContents esp{.files = {
-                        {"EFI/BOOT/BOOTX64.EFI", boot_efi},
-                        {"EFI/systemd/systemd-bootx64.efi", boot_efi},
-                        {"loader/loader.conf", work.path() / "loader.conf"},
-                        {"loader/keys/cairn/PK.auth", keys.pk_auth},
-                        {"loader/keys/cairn/KEK.auth", keys.kek_auth},
-                        {"loader/keys/cairn/db.auth", keys.db_auth},
-                        // Boot counting: three tries, then systemd-boot falls back.
-                        {"EFI/Linux/cairn_" + recipe.version + "+3-0.efi", uki_path}}};
+    EspContents esp{.files = {{"EFI/BOOT/BOOTX64.EFI", boot_efi},
+                              {"EFI/systemd/systemd-bootx64.efi", boot_efi},
+                              {"loader/loader.conf", work.path() / "loader.conf"},
+                              {"loader/keys/cairn/PK.auth", keys.pk_auth},
+                              {"loader/keys/cairn/KEK.auth", keys.kek_auth},
+                              {"loader/keys/cairn/db.auth", keys.db_auth},
+                              // Boot counting: three tries, then systemd-boot falls back.
+                              {"EFI/Linux/cairn_" + recipe.version + "+3-0.efi", uki_path}}};
     return build_disk_image({.disk = disk,
                              .root_image = slot.erofs,
                              .verity_image = slot.verity,
@@ -303,12 +305,12 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     std::string packages;
     for (const auto& package : custom.packages) packages += package + "\n";
     CAIRN_CHECK(write_file_atomic(artifacts / "packages.txt", packages));
-    for (const auto& [role, name] : std::vector<std::pair<std::string, std::string>>{
-             {"disk-image", "disk.img"},
-             {"slot-root", "root.erofs"},
-             {"slot-verity", "root.verity"},
-             {"uki", uki_path.filename().string()},
-             {"packages", "packages.txt"}}) {
+    for (const auto& [role, name] :
+         std::vector<std::pair<std::string, std::string>>{{"disk-image", "disk.img"},
+                                                          {"slot-root", "root.erofs"},
+                                                          {"slot-verity", "root.verity"},
+                                                          {"uki", uki_path.filename().string()},
+                                                          {"packages", "packages.txt"}}) {
       auto artifact = CAIRN_TRY(describe_artifact(role, artifacts / name));
       artifact.path = final_dir / name;
       result.artifacts.push_back(std::move(artifact));

@@ -5,11 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "builder/recipe.hpp"
 #include "common/process.hpp"
@@ -20,10 +19,10 @@ namespace cairn::builder {
 struct BuildOptions {
   std::filesystem::path recipe;
   std::filesystem::path out_dir = "out";
-  std::filesystem::path keys_dir;          // from `cairn-build keys`
+  std::filesystem::path keys_dir;  // from `cairn-build keys`
   std::int64_t source_date_epoch = 0;
-  bool use_tree_cache = true;              // reuse a cached rootfs tree when the key matches
-  std::optional<std::string> stop_after;   // a stage name, for debugging a pipeline
+  bool use_tree_cache = true;             // reuse a cached rootfs tree when the key matches
+  std::optional<std::string> stop_after;  // a stage name, for debugging a pipeline
 };
 
 struct StageTiming {

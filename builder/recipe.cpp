@@ -37,9 +37,8 @@ Status read_image(TableReader& top, Recipe& recipe) {
   recipe.description = CAIRN_TRY(image.optional_string("description")).value_or("");
   recipe.arch = CAIRN_TRY(image.optional_string("arch")).value_or("x86_64");
   if (recipe.arch != "x86_64") {
-    return fail(Errc::invalid_input,
-                image.where("arch") + "'image.arch' = \"" + recipe.arch +
-                    "\" is not supported: Cairn builds x86_64 images only");
+    return fail(Errc::invalid_input, image.where("arch") + "'image.arch' = \"" + recipe.arch +
+                                         "\" is not supported: Cairn builds x86_64 images only");
   }
   recipe.machine_class =
       CAIRN_TRY(image.optional_string("machine_class")).value_or(recipe.arch + "-" + recipe.name);
@@ -62,8 +61,7 @@ Status read_debian(TableReader& top, Recipe& recipe) {
   recipe.packages = CAIRN_TRY(debian.string_array("packages"));
   static const std::regex kPackage("[a-z0-9][a-z0-9+.-]+");
   for (const auto& package : recipe.packages) {
-    CAIRN_CHECK(check_pattern(debian, "packages", package, kPackage,
-                              "not a Debian package name"));
+    CAIRN_CHECK(check_pattern(debian, "packages", package, kPackage, "not a Debian package name"));
   }
   if (recipe.packages.empty()) {
     return fail(Errc::invalid_input,
@@ -75,8 +73,9 @@ Status read_debian(TableReader& top, Recipe& recipe) {
 Status read_users(TableReader& top, Recipe& recipe) {
   auto tables = CAIRN_TRY(top.table_array("users"));
   static const std::regex kUser("[a-z_][a-z0-9_-]{0,31}");
-  static const std::regex kKey("(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) "
-                               "[A-Za-z0-9+/=]+( .*)?");
+  static const std::regex kKey(
+      "(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+) "
+      "[A-Za-z0-9+/=]+( .*)?");
   for (std::size_t i = 0; i < tables.size(); ++i) {
     TableReader user(*tables[i], top.file(), "users[" + std::to_string(i) + "]");
     AdminUser admin;
@@ -96,8 +95,7 @@ Status read_users(TableReader& top, Recipe& recipe) {
       CAIRN_CHECK(check_pattern(user, "ssh_keys", key, kKey, "not an SSH public key line"));
     }
     if (admin.ssh_keys.empty()) {
-      return fail(Errc::invalid_input, user.where("ssh_keys") + "'" +
-                                           user.qualified("ssh_keys") +
+      return fail(Errc::invalid_input, user.where("ssh_keys") + "'" + user.qualified("ssh_keys") +
                                            "' must hold at least one SSH public key");
     }
     admin.groups = CAIRN_TRY(user.string_array("groups"));
@@ -129,8 +127,8 @@ Expected<fs::path> resolve_dir(const TableReader& reader, std::string_view key,
   fs::path path = fs::path(value).is_absolute() ? fs::path(value) : base / value;
   std::error_code ec;
   if (!fs::is_directory(path, ec)) {
-    return fail(Errc::not_found, reader.where(key) + "'" + reader.qualified(key) + "': " +
-                                     path.string() + " is not a directory");
+    return fail(Errc::not_found, reader.where(key) + "'" + reader.qualified(key) +
+                                     "': " + path.string() + " is not a directory");
   }
   return fs::canonical(path);
 }

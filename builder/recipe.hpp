@@ -27,7 +27,7 @@ struct Recipe {
   std::string version;         // no '+' (boot counting uses it), no '/'
   std::string description;
   std::string arch = "x86_64";
-  std::string machine_class;   // bundles must match it; default "<arch>-<name>"
+  std::string machine_class;  // bundles must match it; default "<arch>-<name>"
 
   // [debian]
   std::string suite = "bookworm";

@@ -10,13 +10,20 @@ namespace fs = std::filesystem;
 namespace {
 std::string_view describe_type(toml::node_type type) {
   switch (type) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date/time";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    default:
+      return "a date/time";
   }
 }
 }  // namespace
@@ -102,10 +109,9 @@ Expected<std::vector<std::string>> TableReader::string_array(std::string_view ke
   std::size_t index = 0;
   for (const auto& element : *node->as_array()) {
     if (!element.is_string()) {
-      return fail(Errc::invalid_input, file_.string() + ":" +
-                                           std::to_string(element.source().begin.line) + ": '" +
-                                           qualified(key) + "[" + std::to_string(index) +
-                                           "]' must be a string");
+      return fail(Errc::invalid_input,
+                  file_.string() + ":" + std::to_string(element.source().begin.line) + ": '" +
+                      qualified(key) + "[" + std::to_string(index) + "]' must be a string");
     }
     values.push_back(element.as_string()->get());
     ++index;
@@ -120,15 +126,15 @@ Expected<const toml::table*> TableReader::optional_table(std::string_view key) {
 }
 
 Expected<std::vector<const toml::table*>> TableReader::table_array(std::string_view key) {
-  const toml::node* node =
-      CAIRN_TRY(typed(key, toml::node_type::array, "an array of tables ([[" + std::string(key) + "]])"));
+  const toml::node* node = CAIRN_TRY(
+      typed(key, toml::node_type::array, "an array of tables ([[" + std::string(key) + "]])"));
   std::vector<const toml::table*> tables;
   if (node == nullptr) return tables;
   for (const auto& element : *node->as_array()) {
     if (!element.is_table()) {
       return fail(Errc::invalid_input, where(key) + "'" + qualified(key) +
-                                           "' must be an array of tables ([[" +
-                                           std::string(key) + "]])");
+                                           "' must be an array of tables ([[" + std::string(key) +
+                                           "]])");
     }
     tables.push_back(element.as_table());
   }

@@ -3,13 +3,14 @@
 // included — because a typo in a recipe must never silently change an image.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "common/error.hpp"

@@ -105,8 +105,8 @@ Expected<SignerIdentity> CmsVerifier::verify(std::string_view data, std::string_
     if (err == X509_V_ERR_CERT_NOT_YET_VALID) {
       return fail(Errc::crypto, "signer certificate " + subject + " is not valid yet");
     }
-    return fail(Errc::crypto, "signer " + subject + " is not trusted: " +
-                                  X509_verify_cert_error_string(err));
+    return fail(Errc::crypto,
+                "signer " + subject + " is not trusted: " + X509_verify_cert_error_string(err));
   }
   char issuer[512];
   X509_NAME_oneline(X509_get_issuer_name(signer), issuer, sizeof issuer);

@@ -7,17 +7,28 @@ namespace cairn {
 
 std::string_view errc_name(Errc code) {
   switch (code) {
-    case Errc::invalid_input: return "invalid-input";
-    case Errc::not_found: return "not-found";
-    case Errc::io: return "io";
-    case Errc::permission: return "permission";
-    case Errc::no_space: return "no-space";
-    case Errc::crypto: return "crypto";
-    case Errc::process: return "process";
-    case Errc::integrity: return "integrity";
-    case Errc::unavailable: return "unavailable";
-    case Errc::busy: return "busy";
-    case Errc::internal: return "internal";
+    case Errc::invalid_input:
+      return "invalid-input";
+    case Errc::not_found:
+      return "not-found";
+    case Errc::io:
+      return "io";
+    case Errc::permission:
+      return "permission";
+    case Errc::no_space:
+      return "no-space";
+    case Errc::crypto:
+      return "crypto";
+    case Errc::process:
+      return "process";
+    case Errc::integrity:
+      return "integrity";
+    case Errc::unavailable:
+      return "unavailable";
+    case Errc::busy:
+      return "busy";
+    case Errc::internal:
+      return "internal";
   }
   return "unknown";
 }

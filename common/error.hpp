@@ -12,17 +12,17 @@ namespace cairn {
 
 // Stable codes: they end up in JSON results, reports and exit codes, so never renumber.
 enum class Errc : int {
-  invalid_input = 1,   // malformed recipe, argument, file format
-  not_found = 2,       // file, package, key, ref that should exist does not
-  io = 3,              // read/write/syscall failure
-  permission = 4,      // not root, access denied
-  no_space = 5,        // not enough disk
-  crypto = 6,          // signing/verification/key failure
-  process = 7,         // an external tool failed
-  integrity = 8,       // digest, signature or root-hash mismatch
-  unavailable = 9,     // mirror or service unreachable
-  busy = 10,           // another operation holds the lock
-  internal = 11,       // a bug: an invariant did not hold
+  invalid_input = 1,  // malformed recipe, argument, file format
+  not_found = 2,      // file, package, key, ref that should exist does not
+  io = 3,             // read/write/syscall failure
+  permission = 4,     // not root, access denied
+  no_space = 5,       // not enough disk
+  crypto = 6,         // signing/verification/key failure
+  process = 7,        // an external tool failed
+  integrity = 8,      // digest, signature or root-hash mismatch
+  unavailable = 9,    // mirror or service unreachable
+  busy = 10,          // another operation holds the lock
+  internal = 11,      // a bug: an invariant did not hold
 };
 
 std::string_view errc_name(Errc code);
@@ -77,20 +77,20 @@ Expected<T> with_context(Expected<T>&& result, std::string context) {
 
 // Propagates an error from an Expected-returning expression; evaluates to its value.
 // (GNU statement expression: g++ and clang both support it; CMAKE_CXX_EXTENSIONS is on.)
-#define CAIRN_TRY(expr)                                                \
-  ({                                                                   \
-    auto cairn_try_result_ = (expr);                                   \
-    if (!cairn_try_result_) {                                          \
-      return std::unexpected(std::move(cairn_try_result_).error());    \
-    }                                                                  \
-    std::move(cairn_try_result_).value();                              \
+#define CAIRN_TRY(expr)                                             \
+  ({                                                                \
+    auto cairn_try_result_ = (expr);                                \
+    if (!cairn_try_result_) {                                       \
+      return std::unexpected(std::move(cairn_try_result_).error()); \
+    }                                                               \
+    std::move(cairn_try_result_).value();                           \
   })
 
 // Same, for Expected<void>.
-#define CAIRN_CHECK(expr)                                              \
-  do {                                                                 \
-    auto cairn_check_result_ = (expr);                                 \
-    if (!cairn_check_result_) {                                        \
-      return std::unexpected(std::move(cairn_check_result_).error());  \
-    }                                                                  \
+#define CAIRN_CHECK(expr)                                             \
+  do {                                                                \
+    auto cairn_check_result_ = (expr);                                \
+    if (!cairn_check_result_) {                                       \
+      return std::unexpected(std::move(cairn_check_result_).error()); \
+    }                                                                 \
   } while (0)

@@ -110,7 +110,7 @@ Status copy_into(const fs::path& source, const fs::path& target, std::uint64_t o
 }
 
 Expected<std::uint64_t> file_size(const fs::path& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return fail_errno("stat " + path.string(), errno);
   return static_cast<std::uint64_t>(st.st_size);
 }
@@ -118,16 +118,15 @@ Expected<std::uint64_t> file_size(const fs::path& path) {
 Status require_free_space(const fs::path& path, std::uint64_t bytes, std::string_view what) {
   fs::path probe = path;
   while (!probe.empty() && !fs::exists(probe)) probe = probe.parent_path();
-  struct statvfs st{};
+  struct statvfs st {};
   if (::statvfs(probe.empty() ? "." : probe.c_str(), &st) != 0) {
     return fail_errno("statvfs " + probe.string(), errno);
   }
   std::uint64_t available = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
   if (available < bytes) {
     return fail(Errc::no_space, "not enough disk space in " + probe.string() + " for " +
-                                    std::string(what) + ": need " +
-                                    std::to_string(bytes >> 20) + " MiB, have " +
-                                    std::to_string(available >> 20) + " MiB");
+                                    std::string(what) + ": need " + std::to_string(bytes >> 20) +
+                                    " MiB, have " + std::to_string(available >> 20) + " MiB");
   }
   return {};
 }

@@ -31,7 +31,9 @@ struct TableDeleter {
 };
 using TablePtr = std::unique_ptr<fdisk_table, TableDeleter>;
 
-std::uint64_t align_up(std::uint64_t value) { return (value + kAlignment - 1) / kAlignment * kAlignment; }
+std::uint64_t align_up(std::uint64_t value) {
+  return (value + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
@@ -75,7 +77,8 @@ Expected<GptDisk> plan_layout(GptDisk disk) {
 Status write_gpt(const fs::path& path, const GptDisk& disk) {
   auto context = CAIRN_TRY(open_context(path, false));
   fdisk_disable_dialogs(context.get(), 1);
-  CAIRN_CHECK(check(fdisk_create_disklabel(context.get(), "gpt"), "creating GPT on " + path.string()));
+  CAIRN_CHECK(
+      check(fdisk_create_disklabel(context.get(), "gpt"), "creating GPT on " + path.string()));
   CAIRN_CHECK(check(fdisk_set_disklabel_id_from_string(context.get(), disk.disk_guid.c_str()),
                     "setting disk GUID " + disk.disk_guid));
   fdisk_label* label = fdisk_get_label(context.get(), "gpt");

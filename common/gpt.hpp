@@ -16,9 +16,9 @@ inline constexpr std::uint64_t kAlignment = 1 << 20;  // 1 MiB, what every tool 
 inline constexpr std::uint64_t kGptReadOnlyAttribute = std::uint64_t{1} << 60;
 
 struct GptPartition {
-  std::string label;       // GPT partition name
-  std::string type_guid;   // lowercase
-  std::string uuid;        // lowercase
+  std::string label;      // GPT partition name
+  std::string type_guid;  // lowercase
+  std::string uuid;       // lowercase
   std::uint64_t size_bytes = 0;
   std::uint64_t attributes = 0;
   std::uint64_t start_bytes = 0;  // filled by plan_layout / read_gpt

@@ -71,9 +71,8 @@ Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, Commi
     return fail_gerror(error, "starting an OSTree transaction");
   }
   // Abort the transaction on every early return.
-  auto abort = std::unique_ptr<OstreeRepo, void (*)(OstreeRepo*)>(repo, [](OstreeRepo* r) {
-    ostree_repo_abort_transaction(r, nullptr, nullptr);
-  });
+  auto abort = std::unique_ptr<OstreeRepo, void (*)(OstreeRepo*)>(
+      repo, [](OstreeRepo* r) { ostree_repo_abort_transaction(r, nullptr, nullptr); });
   std::unique_ptr<OstreeRepoCommitModifier, void (*)(OstreeRepoCommitModifier*)> modifier(
       ostree_repo_commit_modifier_new(OSTREE_REPO_COMMIT_MODIFIER_FLAGS_NONE, nullptr, nullptr,
                                       nullptr),
@@ -113,8 +112,7 @@ Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, Commi
   return checksum;
 }
 
-Status write_detached_metadata(OstreeRepo* repo, const std::string& checksum,
-                               VariantPtr metadata) {
+Status write_detached_metadata(OstreeRepo* repo, const std::string& checksum, VariantPtr metadata) {
   GError* error = nullptr;
   if (!ostree_repo_write_commit_detached_metadata(repo, checksum.c_str(), metadata.get(), nullptr,
                                                   &error)) {

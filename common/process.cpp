@@ -101,8 +101,10 @@ Expected<ProcessResult> SystemProcessRunner::run(const Command& command) {
       }
       std::string_view chunk(buffer.data(), static_cast<std::size_t>(n));
       if (i == 0) {
-        if (command.capture_stdout) result.stdout_text.append(chunk);
-        else out_lines.feed(chunk);
+        if (command.capture_stdout)
+          result.stdout_text.append(chunk);
+        else
+          out_lines.feed(chunk);
       } else {
         err_lines.feed(chunk);
       }
@@ -130,8 +132,8 @@ Expected<ProcessResult> SystemProcessRunner::run(const Command& command) {
 Expected<std::string> run_checked(ProcessRunner& runner, const Command& command) {
   auto result = CAIRN_TRY(runner.run(command));
   if (result.exit_code != 0) {
-    std::string message = quote_command(command.argv) + " exited with status " +
-                          std::to_string(result.exit_code);
+    std::string message =
+        quote_command(command.argv) + " exited with status " + std::to_string(result.exit_code);
     if (!result.stderr_tail.empty()) message += ":\n" + result.stderr_tail;
     while (!message.empty() && message.back() == '\n') message.pop_back();
     return fail(Errc::process, std::move(message));
@@ -165,7 +167,8 @@ std::string quote_command(const std::vector<std::string>& argv) {
 }
 
 bool have_program(std::string_view name) {
-  if (name.find('/') != std::string_view::npos) return ::access(std::string(name).c_str(), X_OK) == 0;
+  if (name.find('/') != std::string_view::npos)
+    return ::access(std::string(name).c_str(), X_OK) == 0;
   const char* path = std::getenv("PATH");
   std::string_view dirs = path ? path : "/usr/bin:/bin";
   while (!dirs.empty()) {

@@ -25,9 +25,9 @@ struct Command {
 };
 
 struct ProcessResult {
-  int exit_code = 0;          // exit status, or 128 + signal number
-  std::string stdout_text;    // when capture_stdout
-  std::string stderr_tail;    // the last lines of stderr, for error messages
+  int exit_code = 0;        // exit status, or 128 + signal number
+  std::string stdout_text;  // when capture_stdout
+  std::string stderr_tail;  // the last lines of stderr, for error messages
 };
 
 class ProcessRunner {

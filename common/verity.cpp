@@ -25,12 +25,12 @@ std::string make_superblock(const VerityParams& params, std::uint64_t data_block
     for (std::size_t i = 0; i < bytes; ++i) sb[offset + i] = static_cast<char>(value >> (8 * i));
   };
   std::memcpy(sb.data(), "verity\0\0", 8);
-  put(8, 1, 4);                                    // superblock version
-  put(12, 1, 4);                                   // hash type 1: normal (salt first)
+  put(8, 1, 4);   // superblock version
+  put(12, 1, 4);  // hash type 1: normal (salt first)
   std::memcpy(sb.data() + 16, params.uuid.data(), 16);
-  std::memcpy(sb.data() + 32, "sha256", 6);        // algorithm[32]
-  put(64, params.block_size, 4);                   // data block size
-  put(68, params.block_size, 4);                   // hash block size
+  std::memcpy(sb.data() + 32, "sha256", 6);  // algorithm[32]
+  put(64, params.block_size, 4);             // data block size
+  put(68, params.block_size, 4);             // hash block size
   put(72, data_blocks, 8);
   put(80, params.salt.size(), 2);
   std::memcpy(sb.data() + 88, params.salt.data(), params.salt.size());  // salt[256]
@@ -122,7 +122,8 @@ namespace {
 // Hashes `length` bytes of `fd` from `offset` (length 0: to the end of the file).
 Expected<VerityTree> hash_range(int fd, std::uint64_t offset, std::uint64_t length,
                                 const VerityParams& params, const std::string& name) {
-  ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length),
+                  POSIX_FADV_SEQUENTIAL);
   VerityTreeBuilder builder(params);
   std::vector<std::uint8_t> buffer(std::size_t{4} << 20);
   std::uint64_t done = 0;
@@ -149,7 +150,8 @@ Expected<std::string> read_at(const std::filesystem::path& path, std::uint64_t o
   std::string out(size, '\0');
   std::size_t done = 0;
   while (done < size) {
-    ssize_t n = ::pread(fd.get(), out.data() + done, size - done, static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd.get(), out.data() + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail_errno("read " + path.string(), errno);
     if (n == 0) break;
@@ -180,15 +182,16 @@ Status verify_verity(const std::filesystem::path& data_file, const std::filesyst
   auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(sb[i]); };
   VerityParams params;
   std::memcpy(params.uuid.data(), sb.data() + 16, 16);
-  params.block_size = byte(64) | byte(65) << 8 | byte(66) << 16 |
-                      static_cast<std::uint32_t>(byte(67)) << 24;
+  params.block_size =
+      byte(64) | byte(65) << 8 | byte(66) << 16 | static_cast<std::uint32_t>(byte(67)) << 24;
   std::size_t salt_size = byte(80) | byte(81) << 8;
   if (salt_size > 256 || params.block_size == 0 || params.block_size % 512 != 0) {
     return fail(Errc::integrity, hash_file.string() + " has a corrupt dm-verity superblock");
   }
   params.salt.assign(sb.begin() + 88, sb.begin() + 88 + static_cast<long>(salt_size));
   std::uint64_t data_blocks = 0;
-  for (int i = 7; i >= 0; --i) data_blocks = data_blocks << 8 | byte(72 + static_cast<std::size_t>(i));
+  for (int i = 7; i >= 0; --i)
+    data_blocks = data_blocks << 8 | byte(72 + static_cast<std::size_t>(i));
   if (data_blocks == 0) return fail(Errc::integrity, hash_file.string() + ": empty verity tree");
 
   auto fd = CAIRN_TRY(open_file(data_file, O_RDONLY));

@@ -38,8 +38,8 @@ class VerityTreeBuilder {
 
  private:
   VerityParams params_;
-  std::vector<std::uint8_t> partial_;   // an incomplete data block carried between updates
-  std::vector<Sha256Digest> level0_;    // one digest per data block
+  std::vector<std::uint8_t> partial_;  // an incomplete data block carried between updates
+  std::vector<Sha256Digest> level0_;   // one digest per data block
 };
 
 // Hashes `data_file` and writes its hash file to `hash_file`.

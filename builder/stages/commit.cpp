@@ -26,25 +26,25 @@ Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& p
   progress.stage_detail("commit", "writing objects to " + input.repo.string());
   ostree::CommitStats stats;
   CommitOutput output;
-  output.checksum = CAIRN_TRY(ostree::commit_tree(
-      repo.get(),
-      {.tree = input.tree,
-       .parent = parent,
-       .subject = "cairn " + input.ref + " " + input.version,
-       .metadata = std::move(metadata),
-       .timestamp = static_cast<std::uint64_t>(input.source_date_epoch)},
-      &stats));
+  output.checksum = CAIRN_TRY(
+      ostree::commit_tree(repo.get(),
+                          {.tree = input.tree,
+                           .parent = parent,
+                           .subject = "cairn " + input.ref + " " + input.version,
+                           .metadata = std::move(metadata),
+                           .timestamp = static_cast<std::uint64_t>(input.source_date_epoch)},
+                          &stats));
   output.files_written = stats.files_written;
   output.tree_checksum = stats.tree_checksum;
   if (input.signer) {
     // The checksum names the commit object, which names the whole tree and its metadata.
-    auto signature = CAIRN_TRY(with_context(input.signer->sign(output.checksum),
-                                            "signing commit " + output.checksum));
+    auto signature = CAIRN_TRY(
+        with_context(input.signer->sign(output.checksum), "signing commit " + output.checksum));
     GVariantBuilder detached;
     g_variant_builder_init(&detached, G_VARIANT_TYPE("a{sv}"));
-    g_variant_builder_add(&detached, "{sv}", kCommitSignatureKey,
-                          g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, signature.data(),
-                                                    signature.size(), 1));
+    g_variant_builder_add(
+        &detached, "{sv}", kCommitSignatureKey,
+        g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, signature.data(), signature.size(), 1));
     CAIRN_CHECK(ostree::write_detached_metadata(
         repo.get(), output.checksum,
         ostree::VariantPtr(g_variant_ref_sink(g_variant_builder_end(&detached)))));

@@ -27,17 +27,18 @@ Status write_text(const fs::path& path, std::string_view text, unsigned mode = 0
 
 Status copy_tree(ProcessRunner& runner, const fs::path& from, const fs::path& to) {
   // cp keeps hard links, xattrs (file capabilities) and ownership; reflinks where supported.
-  return run_step(runner, {.argv = {"cp", "-a", "--reflink=auto", from.string() + "/.", to.string()}},
+  return run_step(runner,
+                  {.argv = {"cp", "-a", "--reflink=auto", from.string() + "/.", to.string()}},
                   "copying " + from.string());
 }
 
 Status apply_overlay(ProcessRunner& runner, const fs::path& overlay, const fs::path& tree) {
   if (overlay.empty()) return {};
   // Overlay files come from a git checkout: their owner is whoever cloned it, so force root.
-  return run_step(runner,
-                  {.argv = {"cp", "-a", "--no-preserve=ownership", overlay.string() + "/.",
-                            tree.string()}},
-                  "applying overlay " + overlay.string());
+  return run_step(
+      runner,
+      {.argv = {"cp", "-a", "--no-preserve=ownership", overlay.string() + "/.", tree.string()}},
+      "applying overlay " + overlay.string());
 }
 
 Status add_users(ProcessRunner& runner, const CustomizeInput& input, const fs::path& tree) {
@@ -53,10 +54,10 @@ Status add_users(ProcessRunner& runner, const CustomizeInput& input, const fs::p
   for (const auto& user : input.users) {
     std::string groups = "cairn-admin";
     for (const auto& group : user.groups) groups += "," + group;
-    CAIRN_CHECK(with_context(in_tree({"useradd", "--no-create-home", "--home-dir",
-                                      "/var/home/" + user.name, "--shell", "/bin/bash",
-                                      "--groups", groups, "--user-group", user.name}),
-                             "adding admin user '" + user.name + "'"));
+    CAIRN_CHECK(with_context(
+        in_tree({"useradd", "--no-create-home", "--home-dir", "/var/home/" + user.name, "--shell",
+                 "/bin/bash", "--groups", groups, "--user-group", user.name}),
+        "adding admin user '" + user.name + "'"));
     std::string keys;
     for (const auto& key : user.ssh_keys) keys += key + "\n";
     // Keys live in the read-only image, so they change only with a new image.
@@ -81,16 +82,17 @@ Status remove_host_identity(const fs::path& tree) {
   }
   CAIRN_CHECK(write_text(tree / "etc/machine-id", ""));  // systemd: "uninitialized", first boot
   fs::remove(tree / "var/lib/dbus/machine-id", ec);
-  for (const char* path : {"var/lib/systemd/random-seed", "var/cache/ldconfig/aux-cache",
-                           "etc/.pwd.lock", "etc/passwd-", "etc/group-", "etc/shadow-",
-                           "etc/gshadow-", "etc/subuid-", "etc/subgid-", "var/lib/dpkg/status-old",
-                           "var/lib/dpkg/diversions-old", "var/lib/dpkg/statoverride-old",
-                           "var/cache/debconf/config.dat-old", "var/cache/debconf/templates.dat-old",
-                           "var/log/dpkg.log", "var/log/alternatives.log", "var/log/bootstrap.log"}) {
+  for (const char* path :
+       {"var/lib/systemd/random-seed", "var/cache/ldconfig/aux-cache", "etc/.pwd.lock",
+        "etc/passwd-", "etc/group-", "etc/shadow-", "etc/gshadow-", "etc/subuid-", "etc/subgid-",
+        "var/lib/dpkg/status-old", "var/lib/dpkg/diversions-old", "var/lib/dpkg/statoverride-old",
+        "var/cache/debconf/config.dat-old", "var/cache/debconf/templates.dat-old",
+        "var/log/dpkg.log", "var/log/alternatives.log", "var/log/bootstrap.log"}) {
     fs::remove(tree / path, ec);
   }
   // Device nodes: devtmpfs provides /dev at boot, and OSTree cannot store them.
-  for (const auto& entry : fs::directory_iterator(tree / "dev", ec)) fs::remove_all(entry.path(), ec);
+  for (const auto& entry : fs::directory_iterator(tree / "dev", ec))
+    fs::remove_all(entry.path(), ec);
   fs::remove_all(tree / "var/log/apt", ec);
   fs::remove_all(tree / "var/lib/apt/lists", ec);
   for (const auto& entry : fs::directory_iterator(tree / "var/cache/apt", ec)) {
@@ -108,8 +110,9 @@ Expected<std::string> find_kernel_version(const fs::path& tree) {
     }
   }
   if (versions.empty()) {
-    return fail(Errc::not_found, "no kernel in the image: add a linux-image package to "
-                                 "debian.packages");
+    return fail(Errc::not_found,
+                "no kernel in the image: add a linux-image package to "
+                "debian.packages");
   }
   if (versions.size() > 1) {
     return fail(Errc::invalid_input, "more than one kernel in the image (" + versions[0] + ", " +
@@ -119,10 +122,10 @@ Expected<std::string> find_kernel_version(const fs::path& tree) {
 }
 
 Expected<std::vector<std::string>> installed_packages(ProcessRunner& runner, const fs::path& tree) {
-  auto text = CAIRN_TRY(run_checked(
-      runner, {.argv = {"dpkg-query", "--admindir=" + (tree / "var/lib/dpkg").string(), "-W",
-                        "-f=${Package}=${Version}\\n"},
-               .capture_stdout = true}));
+  auto text = CAIRN_TRY(
+      run_checked(runner, {.argv = {"dpkg-query", "--admindir=" + (tree / "var/lib/dpkg").string(),
+                                    "-W", "-f=${Package}=${Version}\\n"},
+                           .capture_stdout = true}));
   std::vector<std::string> packages;
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
@@ -137,12 +140,11 @@ Status build_initrd(ProcessRunner& runner, const CustomizeInput& input, const fs
   std::string drivers = "erofs dm_verity";
   for (const auto& driver : input.initrd_drivers) drivers += " " + driver;
   std::string target = "/usr/lib/modules/" + kver + "/initrd";
-  Command command = chroot_command(tree,
-                                   {"dracut", "--reproducible", "--no-hostonly", "--force",
-                                    "--quiet", "--compress", "zstd", "--add",
-                                    "systemd-veritysetup", "--add-drivers", drivers, "--kver",
-                                    kver, target},
-                                   input.source_date_epoch);
+  Command command = chroot_command(
+      tree,
+      {"dracut", "--reproducible", "--no-hostonly", "--force", "--quiet", "--compress", "zstd",
+       "--add", "systemd-veritysetup", "--add-drivers", drivers, "--kver", kver, target},
+      input.source_date_epoch);
   command.on_stderr_line = [&](std::string_view line) { progress.stage_detail(kStage, line); };
   CAIRN_CHECK(run_step(runner, command, "building the initrd with dracut"));
   // Debian's kernel hook made its own (host-specific, timestamped) initrd: not ours.
@@ -206,7 +208,7 @@ Expected<std::string> factory_var_tmpfiles(const fs::path& var_dir) {
   std::sort(tops.begin(), tops.end());
   std::string out = "# Written by cairn-build: recreate the image's /var on an empty partition.\n";
   auto owner = [](const fs::path& path) {
-    struct stat st{};
+    struct stat st {};
     ::lstat(path.c_str(), &st);
     return std::to_string(st.st_uid) + " " + std::to_string(st.st_gid);
   };
@@ -244,8 +246,8 @@ Expected<CustomizeOutput> customize_tree(const CustomizeInput& input, ProcessRun
   progress.stage_detail(kStage, "applying the overlay");
   CAIRN_CHECK(apply_overlay(runner, input.overlay, output.tree));
   if (!input.sysctl_conf.empty()) {
-    CAIRN_CHECK(write_text(output.tree / "usr/lib/sysctl.d/90-cairn-hardening.conf",
-                           input.sysctl_conf));
+    CAIRN_CHECK(
+        write_text(output.tree / "usr/lib/sysctl.d/90-cairn-hardening.conf", input.sysctl_conf));
   }
   progress.stage_detail(kStage, "users");
   CAIRN_CHECK(add_users(runner, input, output.tree));

@@ -19,7 +19,7 @@ struct CustomizeInput {
   std::filesystem::path work_dir;   // the copy is made at work_dir/tree
   std::filesystem::path overlay;    // may be empty
   std::vector<AdminUser> users;
-  std::string sysctl_conf;          // from the hardening profile; empty: none
+  std::string sysctl_conf;  // from the hardening profile; empty: none
   std::vector<std::string> enable_units;
   std::vector<std::string> initrd_drivers;
   std::string image_name, image_version;
@@ -28,11 +28,11 @@ struct CustomizeInput {
 
 struct CustomizeOutput {
   std::filesystem::path tree;
-  std::string kernel_version;          // "6.1.0-…-amd64"
-  std::filesystem::path kernel;        // inside tree
-  std::filesystem::path initrd;        // inside tree: usr/lib/modules/<kver>/initrd
-  std::string os_release;              // contents of usr/lib/os-release, image fields added
-  std::vector<std::string> packages;   // "name=version", sorted
+  std::string kernel_version;         // "6.1.0-…-amd64"
+  std::filesystem::path kernel;       // inside tree
+  std::filesystem::path initrd;       // inside tree: usr/lib/modules/<kver>/initrd
+  std::string os_release;             // contents of usr/lib/os-release, image fields added
+  std::vector<std::string> packages;  // "name=version", sorted
 };
 
 Expected<CustomizeOutput> customize_tree(const CustomizeInput& input, ProcessRunner& runner,

@@ -28,26 +28,27 @@ const GptPartition* first_of_type(const GptDisk& disk, std::string_view type) {
 Status place(const fs::path& source, const GptPartition& partition, const fs::path& image) {
   auto size = CAIRN_TRY(cairn::file_size(source));
   if (size > partition.size_bytes) {
-    return fail(Errc::invalid_input,
-                source.filename().string() + " (" + std::to_string(size >> 20) +
-                    " MiB) does not fit partition '" + partition.label + "' (" +
-                    std::to_string(partition.size_bytes >> 20) +
-                    " MiB): raise the size in the recipe's [disk] table");
+    return fail(Errc::invalid_input, source.filename().string() + " (" +
+                                         std::to_string(size >> 20) +
+                                         " MiB) does not fit partition '" + partition.label +
+                                         "' (" + std::to_string(partition.size_bytes >> 20) +
+                                         " MiB): raise the size in the recipe's [disk] table");
   }
   return copy_into(source, image, partition.start_bytes);
 }
 
 }  // namespace
 
-Status build_esp(const EspContents& contents, std::uint64_t size_bytes, const std::string& volume_id,
-                 std::int64_t source_date_epoch, const fs::path& output, ProcessRunner& runner) {
+Status build_esp(const EspContents& contents, std::uint64_t size_bytes,
+                 const std::string& volume_id, std::int64_t source_date_epoch,
+                 const fs::path& output, ProcessRunner& runner) {
   std::error_code ec;
   fs::remove(output, ec);
-  CAIRN_CHECK(run_step(runner,
-                       {.argv = {"mkfs.fat", "-F", "32", "-n", "ESP", "-i", volume_id,
-                                 "--invariant", "-C", output.string(),
-                                 std::to_string(size_bytes / 1024)}},
-                       "formatting the ESP"));
+  CAIRN_CHECK(
+      run_step(runner,
+               {.argv = {"mkfs.fat", "-F", "32", "-n", "ESP", "-i", volume_id, "--invariant", "-C",
+                         output.string(), std::to_string(size_bytes / 1024)}},
+               "formatting the ESP"));
   const std::vector<std::pair<std::string, std::string>> env = {
       {"SOURCE_DATE_EPOCH", std::to_string(source_date_epoch)}, {"MTOOLS_SKIP_CHECK", "1"}};
   std::set<std::string> directories;
@@ -65,11 +66,11 @@ Status build_esp(const EspContents& contents, std::uint64_t size_bytes, const st
   }
   for (const auto& [target, source] : contents.files) {
     CAIRN_CHECK(set_mtime(source, source_date_epoch));
-    CAIRN_CHECK(run_step(runner,
-                         {.argv = {"mcopy", "-m", "-i", output.string(), source.string(),
-                                   "::/" + target},
-                          .env = env},
-                         "copying " + target + " to the ESP"));
+    CAIRN_CHECK(
+        run_step(runner,
+                 {.argv = {"mcopy", "-m", "-i", output.string(), source.string(), "::/" + target},
+                  .env = env},
+                 "copying " + target + " to the ESP"));
   }
   return {};
 }
@@ -82,7 +83,8 @@ Expected<DiskImageOutput> build_disk_image(const DiskImageInput& input, ProcessR
   if (!esp || !root || !verity) {
     return fail(Errc::invalid_input, "the disk layout needs an ESP, a root and a verity partition");
   }
-  fs::path temp = input.output.parent_path() / ("." + input.output.filename().string() + ".partial");
+  fs::path temp =
+      input.output.parent_path() / ("." + input.output.filename().string() + ".partial");
   struct Cleanup {
     fs::path path;
     bool armed = true;
@@ -104,8 +106,8 @@ Expected<DiskImageOutput> build_disk_image(const DiskImageInput& input, ProcessR
   fs::path esp_file = input.output.parent_path() / ".esp.img";
   Cleanup esp_cleanup{esp_file};
   std::string volume_id = input.disk.disk_guid.substr(0, 8);
-  CAIRN_CHECK(build_esp(input.esp, esp->size_bytes, volume_id, input.source_date_epoch, esp_file,
-                        runner));
+  CAIRN_CHECK(
+      build_esp(input.esp, esp->size_bytes, volume_id, input.source_date_epoch, esp_file, runner));
   CAIRN_CHECK(place(esp_file, *esp, temp));
   progress.stage_detail("disk", "slot A");
   CAIRN_CHECK(place(input.root_image, *root, temp));

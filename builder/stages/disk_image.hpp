@@ -34,9 +34,9 @@ struct DiskImageOutput {
 };
 
 // Builds the FAT32 ESP image file `output` of `size_bytes`.
-Status build_esp(const EspContents& contents, std::uint64_t size_bytes, const std::string& volume_id,
-                 std::int64_t source_date_epoch, const std::filesystem::path& output,
-                 ProcessRunner& runner);
+Status build_esp(const EspContents& contents, std::uint64_t size_bytes,
+                 const std::string& volume_id, std::int64_t source_date_epoch,
+                 const std::filesystem::path& output, ProcessRunner& runner);
 
 Expected<DiskImageOutput> build_disk_image(const DiskImageInput& input, ProcessRunner& runner,
                                            Progress& progress);

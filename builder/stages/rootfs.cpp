@@ -16,10 +16,10 @@ namespace {
 // Documentation and translations are not needed on a hypervisor host: less to store, verify
 // and audit. Copyright files stay (licence compliance).
 const std::vector<std::string> kDpkgExcludes = {
-    "path-exclude=/usr/share/doc/*",      "path-include=/usr/share/doc/*/copyright",
-    "path-exclude=/usr/share/man/*",      "path-exclude=/usr/share/info/*",
-    "path-exclude=/usr/share/locale/*",   "path-include=/usr/share/locale/locale.alias",
-    "path-exclude=/usr/share/lintian/*",  "path-exclude=/usr/share/linda/*",
+    "path-exclude=/usr/share/doc/*",     "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",     "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",  "path-include=/usr/share/locale/locale.alias",
+    "path-exclude=/usr/share/lintian/*", "path-exclude=/usr/share/linda/*",
 };
 
 }  // namespace
@@ -63,7 +63,8 @@ std::string unknown_package_in(std::string_view apt_output) {
   std::string text(apt_output);
   for (std::sregex_iterator it(text.begin(), text.end(), kPatterns), end; it != end; ++it) {
     std::string line = it->str();
-    if (line.starts_with("Unable to locate") || line.find("has no installation") != std::string::npos) {
+    if (line.starts_with("Unable to locate") ||
+        line.find("has no installation") != std::string::npos) {
       return (*it)[1];
     }
   }
@@ -113,7 +114,9 @@ Expected<RootfsOutput> build_rootfs(const RootfsInput& input, ProcessRunner& run
   }
   fs::remove_all(cached, ec);
   fs::rename(target, cached, ec);
-  if (ec) return fail(Errc::io, "rename " + target.string() + " to " + cached.string() + ": " + ec.message());
+  if (ec)
+    return fail(Errc::io,
+                "rename " + target.string() + " to " + cached.string() + ": " + ec.message());
   output.tree = cached;
   return output;
 }

@@ -14,12 +14,12 @@ Expected<SlotImageOutput> build_slot_image(const SlotImageInput& input, ProcessR
   // Everything that would otherwise be random is derived from the tree: same tree, same
   // bytes, and different trees never share a salt or UUID.
   progress.stage_detail("slot", "mkfs.erofs");
-  CAIRN_CHECK(run_step(runner,
-                       {.argv = {"mkfs.erofs", "--quiet", "-zlz4", "-T",
-                                 std::to_string(input.source_date_epoch), "-U",
-                                 stable_uuid("cairn erofs " + input.tree_checksum), output.erofs.string(),
-                                 input.tree.string()}},
-                       "making the erofs slot image"));
+  CAIRN_CHECK(run_step(
+      runner,
+      {.argv = {"mkfs.erofs", "--quiet", "-zlz4", "-T", std::to_string(input.source_date_epoch),
+                "-U", stable_uuid("cairn erofs " + input.tree_checksum), output.erofs.string(),
+                input.tree.string()}},
+      "making the erofs slot image"));
   progress.stage_detail("slot", "dm-verity hash tree");
   VerityParams params;
   auto salt = sha256("cairn verity salt " + input.tree_checksum);

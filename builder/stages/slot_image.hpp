@@ -25,7 +25,7 @@ struct SlotImageOutput {
   std::filesystem::path erofs, verity;
   std::uint64_t erofs_size = 0, verity_size = 0;
   Sha256Digest root_hash{};
-  std::string salt;       // hex
+  std::string salt;  // hex
 };
 
 Expected<SlotImageOutput> build_slot_image(const SlotImageInput& input, ProcessRunner& runner,

@@ -37,8 +37,8 @@ Status verify_efi_signature(const fs::path& path, const fs::path& cert, ProcessR
   auto result = CAIRN_TRY(runner.run(
       {.argv = {"sbverify", "--cert", cert.string(), path.string()}, .capture_stdout = true}));
   if (result.exit_code != 0) {
-    return fail(Errc::integrity, path.string() + " has no valid Secure Boot signature by " +
-                                     cert.string());
+    return fail(Errc::integrity,
+                path.string() + " has no valid Secure Boot signature by " + cert.string());
   }
   return {};
 }
@@ -88,13 +88,13 @@ Expected<UkiOutput> build_uki(const UkiInput& input, ProcessRunner& runner) {
   for (std::size_t i = 0; i < sections.size(); ++i) {
     const PeSection* section = assembled.find(sections[i].first);
     if (!section || section->virtual_address != addresses[i] || section->virtual_size < sizes[i]) {
-      return fail(Errc::internal, "objcopy did not place UKI section " + sections[i].first +
-                                      " where planned");
+      return fail(Errc::internal,
+                  "objcopy did not place UKI section " + sections[i].first + " where planned");
     }
   }
   fs::path signed_path = work / "signed.efi";
-  CAIRN_CHECK(sign_efi_binary(work / "unsigned.efi", signed_path, input.db_key, input.db_cert,
-                              runner));
+  CAIRN_CHECK(
+      sign_efi_binary(work / "unsigned.efi", signed_path, input.db_key, input.db_cert, runner));
   fs::rename(signed_path, input.output, ec);
   if (ec) return fail(Errc::io, "moving the UKI to " + input.output.string() + ": " + ec.message());
   UkiOutput output{.uki = input.output};

@@ -50,11 +50,13 @@ TEST_CASE("layout files are checked strictly") {
     REQUIRE(write_file_atomic(dir.path() / "l.toml", text).has_value());
     return load_disk_layout(dir.path() / "l.toml", {});
   };
-  auto missing = write("name = \"x\"\n[[partition]]\nrole = \"esp\"\n"
-                       "type = \"c12a7328-f81f-11d2-ba4b-00a0c93ec93b\"\nsize = \"1M\"\n");
+  auto missing = write(
+      "name = \"x\"\n[[partition]]\nrole = \"esp\"\n"
+      "type = \"c12a7328-f81f-11d2-ba4b-00a0c93ec93b\"\nsize = \"1M\"\n");
   REQUIRE_FALSE(missing.has_value());
   CHECK_THAT(missing.error().describe(), Catch::Contains("no 'root-a' partition"));
-  auto bad_role = write("name = \"x\"\n[[partition]]\nrole = \"swap\"\ntype = \"x\"\nsize = \"1M\"\n");
+  auto bad_role =
+      write("name = \"x\"\n[[partition]]\nrole = \"swap\"\ntype = \"x\"\nsize = \"1M\"\n");
   REQUIRE_FALSE(bad_role.has_value());
   CHECK_THAT(bad_role.error().describe(), Catch::Contains("unknown partition role 'swap'"));
   auto bad_key = write("name = \"x\"\n[[partition]]\nrole = \"esp\"\nsise = \"1M\"\n");

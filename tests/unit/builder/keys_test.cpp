@@ -53,8 +53,8 @@ TEST_CASE("missing key material is named") {
   auto empty = TempDir::create(fs::temp_directory_path(), "cairn-nokeys-").value();
   auto keys = load_build_keys(empty.path());
   REQUIRE_FALSE(keys.has_value());
-  CHECK_THAT(keys.error().describe(), Catch::Contains("missing key material: " +
-                                                      (empty.path() / "db.key").string()));
+  CHECK_THAT(keys.error().describe(),
+             Catch::Contains("missing key material: " + (empty.path() / "db.key").string()));
 }
 
 TEST_CASE("CMS signatures verify, are deterministic, and catch tampering") {

@@ -44,7 +44,7 @@ TEST_CASE("the shipped recipes load") {
     CHECK(recipe->suite == "bookworm");
     CHECK(recipe->mirrors.empty());  // default: the build machine's apt sources
     CHECK_FALSE(recipe->packages.empty());
-    CHECK(recipe->users.empty());    // the shipped recipes carry no credentials
+    CHECK(recipe->users.empty());  // the shipped recipes carry no credentials
     auto profile = load_hardening_profile(data_dir() / "hardening", recipe->hardening_profile);
     REQUIRE(profile.has_value());
     CHECK_FALSE(profile->cmdline().empty());
@@ -72,7 +72,8 @@ version = "1.0"
 pakages = ["linux-image-amd64"]
 packages = ["linux-image-amd64"]
 )"));
-  CHECK_THAT(nested, Catch::Contains("unknown key 'debian.pakages' (did you mean 'debian.packages'?)"));
+  CHECK_THAT(nested,
+             Catch::Contains("unknown key 'debian.pakages' (did you mean 'debian.packages'?)"));
 }
 
 TEST_CASE("a wrong type is named") {
@@ -82,7 +83,8 @@ TEST_CASE("a wrong type is named") {
 name = "t"
 version = 1
 )"));
-  CHECK_THAT(message, Catch::Contains("r.toml:4: 'image.version' must be a string, not an integer"));
+  CHECK_THAT(message,
+             Catch::Contains("r.toml:4: 'image.version' must be a string, not an integer"));
 }
 
 TEST_CASE("passwords are refused") {
@@ -98,10 +100,12 @@ ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq admin@example"]
 
 TEST_CASE("users need a real SSH key and may not be root") {
   RecipeFile file;
-  CHECK_THAT(error_of(file.load(std::string(kValid) + "[[users]]\nname = \"admin\"\nssh_keys = [\"hello\"]\n")),
+  CHECK_THAT(error_of(file.load(std::string(kValid) +
+                                "[[users]]\nname = \"admin\"\nssh_keys = [\"hello\"]\n")),
              Catch::Contains("not an SSH public key line"));
-  CHECK_THAT(error_of(file.load(std::string(kValid) + "[[users]]\nname = \"root\"\nssh_keys = []\n")),
-             Catch::Contains("root stays locked"));
+  CHECK_THAT(
+      error_of(file.load(std::string(kValid) + "[[users]]\nname = \"root\"\nssh_keys = []\n")),
+      Catch::Contains("root stays locked"));
   auto ok = file.load(std::string(kValid) +
                       "[[users]]\nname = \"ops\"\ngroups = [\"sudo\"]\n"
                       "ssh_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq ops@example\"]\n");
@@ -148,7 +152,8 @@ TEST_CASE("hardening profiles resolve extends and reject untagged settings") {
   CHECK_THAT(profile->sysctl_conf(), Catch::Contains("a.b = 2") && !Catch::Contains("a.b = 1"));
 
   REQUIRE(write_file_atomic(dir.path() / "bad.toml",
-                            "name = \"bad\"\n[[sysctl]]\nkey = \"a\"\nvalue = \"1\"\n").has_value());
+                            "name = \"bad\"\n[[sysctl]]\nkey = \"a\"\nvalue = \"1\"\n")
+              .has_value());
   auto bad = load_hardening_profile(dir.path(), "bad");
   REQUIRE_FALSE(bad.has_value());
   CHECK_THAT(bad.error().describe(), Catch::Contains("must name the control point"));

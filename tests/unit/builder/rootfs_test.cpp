@@ -11,8 +11,9 @@ namespace fs = std::filesystem;
 TEST_CASE("host apt sources: one-line and deb822, disabled files ignored") {
   auto dir = TempDir::create(fs::temp_directory_path(), "cairn-apt-").value();
   fs::create_directories(dir.path() / "sources.list.d");
-  REQUIRE(write_file_atomic(dir.path() / "sources.list",
-                            "# comment\ndeb [arch=amd64] http://a.example/debian bookworm main contrib\n"));
+  REQUIRE(write_file_atomic(
+      dir.path() / "sources.list",
+      "# comment\ndeb [arch=amd64] http://a.example/debian bookworm main contrib\n"));
   REQUIRE(write_file_atomic(dir.path() / "sources.list.d/debian.sources",
                             "Types: deb\nURIs: http://b.example/debian\n"
                             "Suites: bookworm bookworm-updates\nComponents: main\n\n"

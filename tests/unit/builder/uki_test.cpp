@@ -64,7 +64,9 @@ TEST_CASE("a UKI is the stub plus its sections, deterministic and signed by db")
 TEST_CASE("a missing kernel is named") {
   auto dir = TempDir::create(fs::temp_directory_path(), "cairn-uki-").value();
   SystemProcessRunner runner;
-  auto result = build_uki({.stub = kStub, .kernel = dir.path() / "nope", .initrd = dir.path() / "nope",
+  auto result = build_uki({.stub = kStub,
+                           .kernel = dir.path() / "nope",
+                           .initrd = dir.path() / "nope",
                            .output = dir.path() / "x.efi"},
                           runner);
   REQUIRE_FALSE(result.has_value());

@@ -19,12 +19,18 @@ constexpr std::uint64_t MiB = 1 << 20;
 GptDisk sample() {
   return {.disk_guid = "11111111-2222-4333-8444-555555555555",
           .partitions = {
-              {.label = "esp", .type_guid = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b",
-               .uuid = stable_uuid("esp"), .size_bytes = 8 * MiB},
-              {.label = "cairn_1", .type_guid = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709",
-               .uuid = "00010203-0405-0607-0809-0a0b0c0d0e0f", .size_bytes = 3 * MiB + 1},
-              {.label = "cairn_1_verity", .type_guid = "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5",
-               .uuid = "10111213-1415-1617-1819-1a1b1c1d1e1f", .size_bytes = MiB,
+              {.label = "esp",
+               .type_guid = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b",
+               .uuid = stable_uuid("esp"),
+               .size_bytes = 8 * MiB},
+              {.label = "cairn_1",
+               .type_guid = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709",
+               .uuid = "00010203-0405-0607-0809-0a0b0c0d0e0f",
+               .size_bytes = 3 * MiB + 1},
+              {.label = "cairn_1_verity",
+               .type_guid = "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5",
+               .uuid = "10111213-1415-1617-1819-1a1b1c1d1e1f",
+               .size_bytes = MiB,
                .attributes = kGptReadOnlyAttribute},
           }};
 }
@@ -61,7 +67,8 @@ TEST_CASE("write_gpt is read back by sfdisk and by read_gpt, and is deterministi
   CHECK(read_file(a).value() == read_file(b).value());
 
   SystemProcessRunner runner;
-  auto text = run_checked(runner, {.argv = {"sfdisk", "--json", a.string()}, .capture_stdout = true});
+  auto text =
+      run_checked(runner, {.argv = {"sfdisk", "--json", a.string()}, .capture_stdout = true});
   REQUIRE(text.has_value());
   auto json = nlohmann::json::parse(*text)["partitiontable"];
   CHECK(json["label"] == "gpt");
@@ -91,7 +98,8 @@ TEST_CASE("set_partition_identity rewrites one partition's UUID and name only") 
   auto disk = plan_layout(sample()).value();
   auto path = make_image(dir.path(), "a.img", disk);
   REQUIRE(write_gpt(path, disk).has_value());
-  REQUIRE(set_partition_identity(path, 2, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "cairn_2").has_value());
+  REQUIRE(set_partition_identity(path, 2, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "cairn_2")
+              .has_value());
   auto back = read_gpt(path).value();
   CHECK(back.partitions[1].uuid == "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee");
   CHECK(back.partitions[1].label == "cairn_2");

@@ -23,8 +23,9 @@ TEST_CASE("a failing tool becomes a process error with its stderr") {
 TEST_CASE("stderr lines reach the progress callback") {
   SystemProcessRunner runner;
   std::vector<std::string> lines;
-  auto out = run_checked(runner, {.argv = {"sh", "-c", "echo one >&2; echo two >&2"},
-                                  .on_stderr_line = [&](std::string_view l) { lines.emplace_back(l); }});
+  auto out =
+      run_checked(runner, {.argv = {"sh", "-c", "echo one >&2; echo two >&2"},
+                           .on_stderr_line = [&](std::string_view l) { lines.emplace_back(l); }});
   REQUIRE(out.has_value());
   CHECK(lines == std::vector<std::string>{"one", "two"});
 }

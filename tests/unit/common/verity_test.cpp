@@ -29,10 +29,10 @@ VerityParams test_params() {
 std::string veritysetup_root_hash(const fs::path& data, const fs::path& hash,
                                   const VerityParams& params) {
   SystemProcessRunner runner;
-  auto out = run_checked(runner, {.argv = {"veritysetup", "format", "--salt=" + to_hex(params.salt),
-                                           "--uuid=" + format_uuid(params.uuid), data.string(),
-                                           hash.string()},
-                                  .capture_stdout = true});
+  auto out = run_checked(
+      runner, {.argv = {"veritysetup", "format", "--salt=" + to_hex(params.salt),
+                        "--uuid=" + format_uuid(params.uuid), data.string(), hash.string()},
+               .capture_stdout = true});
   REQUIRE(out.has_value());
   auto at = out->find("Root hash:");
   REQUIRE(at != std::string::npos);
