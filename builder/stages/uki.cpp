@@ -70,7 +70,9 @@ Expected<UkiOutput> build_uki(const UkiInput& input, ProcessRunner& runner) {
     sizes.push_back(CAIRN_TRY(with_context(cairn::file_size(path), "UKI section " + name)));
   }
   auto addresses = plan_appended_sections(stub, sizes);
-  Command objcopy{.argv = {"objcopy"}};
+  // Without SOURCE_DATE_EPOCH, objcopy writes the current time into the PE header.
+  Command objcopy{.argv = {"objcopy"},
+                  .env = {{"SOURCE_DATE_EPOCH", std::to_string(input.source_date_epoch)}}};
   for (std::size_t i = 0; i < sections.size(); ++i) {
     char vma[32];
     std::snprintf(vma, sizeof vma, "0x%llx",

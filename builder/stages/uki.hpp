@@ -17,6 +17,7 @@ struct UkiInput {
   std::string os_release, cmdline, uname;
   std::filesystem::path db_key, db_cert;
   std::filesystem::path output;
+  std::int64_t source_date_epoch = 0;  // objcopy stamps the PE header with it
 };
 
 struct UkiOutput {

@@ -1,6 +1,8 @@
 #include "builder/stages/uki.hpp"
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
 #include "builder/keys.hpp"
 #include "common/fs.hpp"
@@ -29,10 +31,13 @@ TEST_CASE("a UKI is the stub plus its sections, deterministic and signed by db")
                  .uname = "6.1.0-test",
                  .db_key = keys->db_key,
                  .db_cert = keys->db_cert,
-                 .output = dir.path() / "a.efi"};
+                 .output = dir.path() / "a.efi",
+                 .source_date_epoch = 1700000000};
   auto first = build_uki(input, runner);
   REQUIRE(first.has_value());
   input.output = dir.path() / "b.efi";
+  // A second later: objcopy must take the time from SOURCE_DATE_EPOCH, not the clock.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   REQUIRE(build_uki(input, runner).has_value());
   CHECK(read_file(dir.path() / "a.efi").value() == read_file(dir.path() / "b.efi").value());
 
