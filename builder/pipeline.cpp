@@ -263,7 +263,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     extra.insert(extra.end(), recipe.kernel_cmdline.begin(), recipe.kernel_cmdline.end());
     fs::path efi_dir = custom.tree / "usr/lib/systemd/boot/efi";
     CAIRN_CHECK(sign_efi_binary(efi_dir / "systemd-bootx64.efi", boot_efi, keys.db_key,
-                                keys.db_cert, runner));
+                                keys.db_cert, options.source_date_epoch, runner));
     return build_uki(
         {.stub = efi_dir / "linuxx64.efi.stub",
          .kernel = custom.kernel,

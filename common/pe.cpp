@@ -68,6 +68,32 @@ Expected<PeImage> read_pe(const std::filesystem::path& path) {
   return image;
 }
 
+Status set_pe_timestamp(const std::filesystem::path& path, std::uint32_t timestamp) {
+  auto data = CAIRN_TRY(read_file(path));
+  CAIRN_TRY(read_pe(path));  // validates the headers read below
+  auto put32 = [&](std::size_t offset, std::uint32_t value) {
+    for (std::size_t i = 0; i < 4; ++i) data[offset + i] = static_cast<char>(value >> (8 * i));
+  };
+  std::size_t coff = read_le<std::uint32_t>(data, 0x3c) + 4;
+  std::size_t checksum_at = coff + 20 + 64;
+  put32(coff + 4, timestamp);
+  put32(checksum_at, 0);
+  // The PE checksum: 16-bit one's-complement-style sum of the file (checksum field as zero),
+  // folded, plus the file length.
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < data.size(); i += 2) {
+    std::uint32_t word = static_cast<std::uint8_t>(data[i]);
+    if (i + 1 < data.size())
+      word |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(data[i + 1])) << 8;
+    sum += word;
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum += data.size();
+  put32(checksum_at, static_cast<std::uint32_t>(sum));
+  return write_file_atomic(path, data);
+}
+
 std::vector<std::uint32_t> plan_appended_sections(const PeImage& stub,
                                                   const std::vector<std::uint64_t>& sizes) {
   std::uint64_t end = 0;

@@ -30,6 +30,11 @@ struct PeImage {
 
 Expected<PeImage> read_pe(const std::filesystem::path& path);
 
+// Sets the COFF TimeDateStamp to `timestamp` and recomputes the optional header's checksum.
+// objcopy stamps the current time (binutils 2.40 ignores SOURCE_DATE_EPOCH for PE), which would
+// make every UKI unique.
+Status set_pe_timestamp(const std::filesystem::path& path, std::uint32_t timestamp);
+
 // Where new sections go when appended after `stub`'s last section, each aligned to the
 // section alignment, in the given order. Returns relative virtual addresses.
 std::vector<std::uint32_t> plan_appended_sections(const PeImage& stub,

@@ -1,6 +1,7 @@
 #include "builder/stages/uki.hpp"
 
 #include <cstdio>
+#include <ctime>
 
 #include "common/fs.hpp"
 
@@ -26,10 +27,17 @@ std::string slot_cmdline(const std::string& root_hash, const std::string& data_p
 }
 
 Status sign_efi_binary(const fs::path& input, const fs::path& output, const fs::path& key,
-                       const fs::path& cert, ProcessRunner& runner) {
+                       const fs::path& cert, std::int64_t source_date_epoch,
+                       ProcessRunner& runner) {
+  auto epoch = static_cast<std::time_t>(source_date_epoch);
+  std::tm utc{};
+  ::gmtime_r(&epoch, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &utc);
   return run_step(runner,
-                  {.argv = {"sbsign", "--key", key.string(), "--cert", cert.string(), "--output",
-                            output.string(), input.string()}},
+                  {.argv = {"faketime", "-f", stamp, "sbsign", "--key", key.string(), "--cert",
+                            cert.string(), "--output", output.string(), input.string()},
+                   .env = {{"TZ", "UTC"}}},
                   "signing " + input.filename().string() + " for Secure Boot");
 }
 
@@ -70,9 +78,7 @@ Expected<UkiOutput> build_uki(const UkiInput& input, ProcessRunner& runner) {
     sizes.push_back(CAIRN_TRY(with_context(cairn::file_size(path), "UKI section " + name)));
   }
   auto addresses = plan_appended_sections(stub, sizes);
-  // Without SOURCE_DATE_EPOCH, objcopy writes the current time into the PE header.
-  Command objcopy{.argv = {"objcopy"},
-                  .env = {{"SOURCE_DATE_EPOCH", std::to_string(input.source_date_epoch)}}};
+  Command objcopy{.argv = {"objcopy"}};
   for (std::size_t i = 0; i < sections.size(); ++i) {
     char vma[32];
     std::snprintf(vma, sizeof vma, "0x%llx",
@@ -86,6 +92,8 @@ Expected<UkiOutput> build_uki(const UkiInput& input, ProcessRunner& runner) {
   objcopy.argv.push_back((work / "unsigned.efi").string());
   CAIRN_CHECK(run_step(runner, objcopy, "assembling the UKI"));
 
+  CAIRN_CHECK(
+      set_pe_timestamp(work / "unsigned.efi", static_cast<std::uint32_t>(input.source_date_epoch)));
   auto assembled = CAIRN_TRY(read_pe(work / "unsigned.efi"));
   for (std::size_t i = 0; i < sections.size(); ++i) {
     const PeSection* section = assembled.find(sections[i].first);
@@ -95,8 +103,8 @@ Expected<UkiOutput> build_uki(const UkiInput& input, ProcessRunner& runner) {
     }
   }
   fs::path signed_path = work / "signed.efi";
-  CAIRN_CHECK(
-      sign_efi_binary(work / "unsigned.efi", signed_path, input.db_key, input.db_cert, runner));
+  CAIRN_CHECK(sign_efi_binary(work / "unsigned.efi", signed_path, input.db_key, input.db_cert,
+                              input.source_date_epoch, runner));
   fs::rename(signed_path, input.output, ec);
   if (ec) return fail(Errc::io, "moving the UKI to " + input.output.string() + ": " + ec.message());
   UkiOutput output{.uki = input.output};

@@ -17,7 +17,7 @@ struct UkiInput {
   std::string os_release, cmdline, uname;
   std::filesystem::path db_key, db_cert;
   std::filesystem::path output;
-  std::int64_t source_date_epoch = 0;  // objcopy stamps the PE header with it
+  std::int64_t source_date_epoch = 0;  // the PE header's time stamp
 };
 
 struct UkiOutput {
@@ -31,10 +31,12 @@ const std::vector<std::string>& uki_section_order();
 
 Expected<UkiOutput> build_uki(const UkiInput& input, ProcessRunner& runner);
 
-// Authenticode-signs a PE file for Secure Boot (sbsign), writing `output`.
+// Authenticode-signs a PE file for Secure Boot (sbsign), writing `output`. sbsign puts the
+// current time into the signature, so it runs under faketime at `source_date_epoch`: the same
+// input and key give the same bytes.
 Status sign_efi_binary(const std::filesystem::path& input, const std::filesystem::path& output,
                        const std::filesystem::path& key, const std::filesystem::path& cert,
-                       ProcessRunner& runner);
+                       std::int64_t source_date_epoch, ProcessRunner& runner);
 
 // Whether `path` carries a valid signature by `cert` (sbverify).
 Status verify_efi_signature(const std::filesystem::path& path, const std::filesystem::path& cert,
