@@ -1,5 +1,7 @@
 #include "builder/pipeline.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "builder/apt_sources.hpp"
@@ -156,6 +158,21 @@ Status publish_directory(const fs::path& staged, const fs::path& final_dir) {
   return fsync_directory(final_dir.parent_path());
 }
 
+// One build per output directory at a time; the lock also makes leftovers of a killed build
+// (its .build-* directory) safe to remove.
+Expected<UniqueFd> lock_output_dir(const fs::path& out_dir) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  auto fd = CAIRN_TRY(open_file(out_dir / ".lock", O_RDWR | O_CREAT));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return fail(Errc::busy, "another cairn-build is using " + out_dir.string());
+  }
+  for (const auto& entry : fs::directory_iterator(out_dir, ec)) {
+    if (entry.path().filename().string().starts_with(".build-")) fs::remove_all(entry.path(), ec);
+  }
+  return fd;
+}
+
 }  // namespace
 
 Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& runner,
@@ -177,6 +194,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
   auto keys = CAIRN_TRY(load_build_keys(options.keys_dir));
   auto signer = CAIRN_TRY(CmsSigner::load(keys.signing_key, keys.signing_cert));
   CAIRN_CHECK(preflight(options, recipe));
+  auto lock = CAIRN_TRY(lock_output_dir(options.out_dir));
   auto digest = CAIRN_TRY(recipe_digest(recipe, inputs));
   auto host_sources = CAIRN_TRY(read_host_sources("/etc/apt"));
   auto sources =
