@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,14 +49,36 @@ Sha256Digest sha256(std::string_view data) {
 
 Expected<Sha256Digest> sha256_file(const std::filesystem::path& path) {
   auto fd = CAIRN_TRY(open_file(path, O_RDONLY));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + path.string(), errno);
+  const auto size = static_cast<off_t>(st.st_size);
   Sha256 hasher;
-  std::vector<std::uint8_t> buffer(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_errno("read " + path.string(), errno);
-    if (n == 0) break;
-    hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
+  std::vector<std::uint8_t> buffer(std::size_t{1} << 20);
+  static const std::vector<std::uint8_t> kZeros(std::size_t{1} << 20, 0);
+  // Disk images are mostly holes (empty slot B, var): hash those from a zero buffer instead of
+  // reading them, which is several times faster.
+  off_t at = 0;
+  while (at < size) {
+    off_t data = ::lseek(fd.get(), at, SEEK_DATA);
+    if (data < 0) data = (errno == ENXIO) ? size : at;  // ENXIO: only a hole remains
+    for (; at < data; at += static_cast<off_t>(kZeros.size())) {
+      hasher.update(std::span(kZeros.data(), static_cast<std::size_t>(std::min<off_t>(
+                                                 data - at, static_cast<off_t>(kZeros.size())))));
+    }
+    at = data;
+    if (at >= size) break;
+    off_t hole = ::lseek(fd.get(), at, SEEK_HOLE);
+    if (hole < 0) hole = size;
+    while (at < hole) {
+      auto want =
+          static_cast<std::size_t>(std::min<off_t>(hole - at, static_cast<off_t>(buffer.size())));
+      ssize_t n = ::pread(fd.get(), buffer.data(), want, at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail_errno("read " + path.string(), errno);
+      if (n == 0) return fail(Errc::io, path.string() + " shrank while being hashed");
+      hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
+      at += n;
+    }
   }
   return hasher.finish();
 }

@@ -1,6 +1,11 @@
 #include "common/hash.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+
+#include "common/fs.hpp"
 
 using namespace cairn;
 
@@ -16,4 +21,19 @@ TEST_CASE("hex round trip and bad hex") {
   CHECK(static_cast<unsigned char>((*bytes)[1]) == 0xff);
   CHECK_FALSE(from_hex("0g").has_value());
   CHECK_FALSE(from_hex("abc").has_value());
+}
+
+TEST_CASE("sha256_file hashes holes as zeros: a sparse file equals its dense copy") {
+  auto dir = cairn::TempDir::create(std::filesystem::temp_directory_path(), "cairn-hash-").value();
+  auto sparse = dir.path() / "sparse";
+  {
+    auto fd = cairn::open_file(sparse, O_WRONLY | O_CREAT).value();
+    REQUIRE(::pwrite(fd.get(), "data", 4, 3 << 20) == 4);  // hole, data
+    REQUIRE(::ftruncate(fd.get(), (7 << 20) + 123) == 0);  // trailing hole
+  }
+  std::string dense((7 << 20) + 123, '\0');
+  dense.replace(3 << 20, 4, "data");
+  CHECK(sha256_file(sparse).value() == sha256(dense));
+  REQUIRE(cairn::write_file_atomic(dir.path() / "dense", dense).has_value());
+  CHECK(sha256_file(dir.path() / "dense").value() == sha256(dense));
 }
