@@ -58,10 +58,15 @@ check_contains "no-space: message" "$message" "not enough disk space"
 check "no-space: nothing left in out/" bash -c "[[ -z \"\$(ls -A '$small')\" ]]"
 umount "$small"
 
-# Not root.
+# Not root. The binary and recipe go to a world-readable place: the checkout may not be.
+nobody_dir=$(mktemp -d)
+chmod 755 "$nobody_dir"
+cp "$CAIRN_BUILD" "$work/small.toml" "$nobody_dir/"
+chmod 644 "$nobody_dir/small.toml"
 status=0
-message=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
-  "$CAIRN_BUILD" build "$work/small.toml" --out /tmp/cairn-not-root --keys "$keys_dir" 2>&1) || status=$?
+message=$(cd / && setpriv --reuid=65534 --regid=65534 --clear-groups \
+  "$nobody_dir/cairn-build" build "$nobody_dir/small.toml" --out "$nobody_dir/out" 2>&1) || status=$?
+rm -rf "$nobody_dir"
 check_eq "not-root: exit code" 3 "$status"
 check_contains "not-root: message" "$message" "must run as root"
 
