@@ -144,7 +144,10 @@ int main(int argc, char** argv) {
                         "timestamp for reproducible output (default: $SOURCE_DATE_EPOCH, else the "
                         "last git commit's time)");
   build_cmd->add_flag("--no-cache", no_cache, "rebuild the root file system even if cached");
-  build_cmd->add_option("--stop-after", stop_after, "stop after this stage (debugging)")
+  build_cmd
+      ->add_option(
+          "--stop-after", stop_after,
+          "stop after this stage (debugging; a kept work tree is removed by the next build)")
       ->check(CLI::IsMember(stage_names()));
 
   std::filesystem::path keys_dir = "out/keys";

@@ -92,7 +92,7 @@ Status preflight(const BuildOptions& options, const Recipe& recipe) {
   for (const char* tool :
        {"mmdebstrap", "mkfs.erofs", "unshare", "chroot", "cp", "systemctl", "dpkg-query"}) {
     if (!have_program(tool)) {
-      return fail(Errc::not_found,
+      return fail(Errc::unavailable,
                   std::string("missing tool '") + tool + "': run deps/install first");
     }
   }
