@@ -245,8 +245,10 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
   }
 
   fs::path repo = options.out_dir / "repo";
+  fs::path staging_repo = options.out_dir / "cache/staging-repo";
   auto commit = CAIRN_TRY(run_stage("commit", result, progress, [&] {
     return commit_tree_to_repo({.repo = repo,
+                                .staging_repo = staging_repo,
                                 .tree = custom.tree,
                                 .ref = result.ref,
                                 .version = recipe.version,
@@ -263,7 +265,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     // The slot is made from what was committed, not from the working tree.
     fs::path checkout = work.path() / "checkout";
     progress.stage_detail("slot", "checking out " + commit.checksum.substr(0, 12));
-    CAIRN_CHECK(checkout_commit(repo, commit.checksum, checkout));
+    CAIRN_CHECK(checkout_commit(staging_repo, commit.checksum, checkout));
     return build_slot_image({.tree = checkout,
                              .output_dir = artifacts,
                              .tree_checksum = commit.tree_checksum,
@@ -339,6 +341,8 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     json["tree"] = commit.tree_checksum;
     json["package_count"] = custom.packages.size();
     CAIRN_CHECK(write_file_atomic(artifacts / "build.json", json.dump(2) + "\n"));
+    progress.stage_detail("finalize", "waiting for the commit to reach " + repo.string());
+    CAIRN_CHECK(commit.archived.get());
     CAIRN_CHECK(publish_directory(artifacts, final_dir));
     // Last: the ref names the newest complete build.
     return publish_ref(repo, result.ref, commit.checksum);

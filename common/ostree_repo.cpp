@@ -43,7 +43,7 @@ std::string image_path(GFile* file) {
 
 }  // namespace
 
-Expected<RepoPtr> open_repo(const fs::path& path, bool create) {
+Expected<RepoPtr> open_repo(const fs::path& path, bool create, RepoMode mode) {
   GPtr<GFile> file(g_file_new_for_path(path.c_str()));
   RepoPtr repo(ostree_repo_new(file.get()));
   GError* error = nullptr;
@@ -51,21 +51,41 @@ Expected<RepoPtr> open_repo(const fs::path& path, bool create) {
   if (!fs::exists(path / "config", ec)) {
     if (!create) return fail(Errc::not_found, "no OSTree repository at " + path.string());
     fs::create_directories(path, ec);
-    if (!ostree_repo_create(repo.get(), OSTREE_REPO_MODE_ARCHIVE, nullptr, &error)) {
+    auto ostree_mode = mode == RepoMode::bare ? OSTREE_REPO_MODE_BARE : OSTREE_REPO_MODE_ARCHIVE;
+    if (!ostree_repo_create(repo.get(), ostree_mode, nullptr, &error)) {
       return fail_gerror(error, "creating OSTree repository " + path.string());
     }
     // zlib level 1 instead of 6: half the commit time of a kvm-host tree for 7 % more space.
     GKeyFile* config = ostree_repo_copy_config(repo.get());
-    g_key_file_set_integer(config, "archive", "zlib-level", 1);
+    if (mode == RepoMode::archive) g_key_file_set_integer(config, "archive", "zlib-level", 1);
     bool written = ostree_repo_write_config(repo.get(), config, &error);
     g_key_file_unref(config);
     if (!written) return fail_gerror(error, "configuring OSTree repository " + path.string());
-    return open_repo(path, false);
+    return open_repo(path, false, mode);
   }
   if (!ostree_repo_open(repo.get(), nullptr, &error)) {
     return fail_gerror(error, "opening OSTree repository " + path.string());
   }
   return repo;
+}
+
+Status pull_commit(OstreeRepo* repo, const fs::path& source, const std::string& checksum) {
+  GVariantBuilder builder;
+  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
+  const char* refs[] = {checksum.c_str(), nullptr};
+  g_variant_builder_add(&builder, "{s@v}", "refs",
+                        g_variant_new_variant(g_variant_new_strv(refs, -1)));
+  g_variant_builder_add(&builder, "{s@v}", "depth", g_variant_new_variant(g_variant_new_int32(0)));
+  VariantPtr options(g_variant_ref_sink(g_variant_builder_end(&builder)));
+  std::string url = "file://" + fs::absolute(source).string();
+  GError* error = nullptr;
+  ostree_repo_set_disable_fsync(repo, TRUE);
+  if (!ostree_repo_pull_with_options(repo, url.c_str(), options.get(), nullptr, nullptr, &error)) {
+    return fail_gerror(error, "copying commit " + checksum + " from " + source.string());
+  }
+  if (::syncfs(ostree_repo_get_dfd(repo)) != 0)
+    return fail_errno("syncfs of the OSTree repo", errno);
+  return {};
 }
 
 Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, CommitStats* stats) {
@@ -213,6 +233,7 @@ Status checkout(OstreeRepo* repo, const std::string& checksum, const fs::path& d
   OstreeRepoCheckoutAtOptions options{};
   options.mode = OSTREE_REPO_CHECKOUT_MODE_NONE;
   options.overwrite_mode = OSTREE_REPO_CHECKOUT_OVERWRITE_NONE;
+  options.force_copy = TRUE;
   GError* error = nullptr;
   if (!ostree_repo_checkout_at(repo, &options, AT_FDCWD, destination.c_str(), checksum.c_str(),
                                nullptr, &error)) {

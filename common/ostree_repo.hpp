@@ -25,8 +25,15 @@ struct GVariantDeleter {
 using RepoPtr = std::unique_ptr<OstreeRepo, GObjectDeleter>;
 using VariantPtr = std::unique_ptr<GVariant, GVariantDeleter>;
 
-// Opens `path`, creating an archive-mode repo there when it does not exist yet.
-Expected<RepoPtr> open_repo(const std::filesystem::path& path, bool create);
+enum class RepoMode { archive, bare };
+
+// Opens `path`, creating a repo of `mode` there when it does not exist yet and `create` is set.
+Expected<RepoPtr> open_repo(const std::filesystem::path& path, bool create,
+                            RepoMode mode = RepoMode::archive);
+
+// Copies one commit (and its tree, not its parents) from the repo at `source` into `repo`.
+Status pull_commit(OstreeRepo* repo, const std::filesystem::path& source,
+                   const std::string& checksum);
 
 struct CommitRequest {
   std::filesystem::path tree;
@@ -69,7 +76,8 @@ std::optional<std::string> metadata_string(GVariant* metadata, const char* key);
 std::vector<std::string> metadata_strings(GVariant* metadata, const char* key);
 std::optional<std::string> metadata_bytes(GVariant* metadata, const char* key);
 
-// Checks out `checksum` into `destination` (which must not exist), keeping ownership.
+// Checks out `checksum` into `destination` (which must not exist), keeping ownership. Files are
+// always copied, never hard-linked into the repo (link counts would leak into images).
 Status checkout(OstreeRepo* repo, const std::string& checksum,
                 const std::filesystem::path& destination);
 

@@ -8,9 +8,33 @@ namespace cairn::builder {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// Copies the commit into the archive repo and attaches its signature there.
+Status archive_commit(const fs::path& archive, const fs::path& staging, const std::string& checksum,
+                      const std::string& signature) {
+  auto repo = CAIRN_TRY(ostree::open_repo(archive, true));
+  CAIRN_CHECK(ostree::pull_commit(repo.get(), staging, checksum));
+  if (signature.empty()) return {};
+  GVariantBuilder detached;
+  g_variant_builder_init(&detached, G_VARIANT_TYPE("a{sv}"));
+  g_variant_builder_add(
+      &detached, "{sv}", kCommitSignatureKey,
+      g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, signature.data(), signature.size(), 1));
+  return ostree::write_detached_metadata(
+      repo.get(), checksum,
+      ostree::VariantPtr(g_variant_ref_sink(g_variant_builder_end(&detached))));
+}
+
+}  // namespace
+
 Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& progress) {
-  auto repo = CAIRN_TRY(ostree::open_repo(input.repo, true));
-  auto parent = CAIRN_TRY(ostree::resolve(repo.get(), input.ref));
+  std::optional<std::string> parent;
+  {
+    auto archive = CAIRN_TRY(ostree::open_repo(input.repo, true));
+    parent = CAIRN_TRY(ostree::resolve(archive.get(), input.ref));
+  }
+  auto repo = CAIRN_TRY(ostree::open_repo(input.staging_repo, true, ostree::RepoMode::bare));
 
   GVariantBuilder builder;
   g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
@@ -23,7 +47,7 @@ Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& p
                         g_variant_new_strv(packages.data(), static_cast<gssize>(packages.size())));
   ostree::VariantPtr metadata(g_variant_ref_sink(g_variant_builder_end(&builder)));
 
-  progress.stage_detail("commit", "writing objects to " + input.repo.string());
+  progress.stage_detail("commit", "writing objects to " + input.staging_repo.string());
   ostree::CommitStats stats;
   CommitOutput output;
   output.checksum = CAIRN_TRY(
@@ -36,20 +60,16 @@ Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& p
                           &stats));
   output.files_written = stats.files_written;
   output.tree_checksum = stats.tree_checksum;
+  std::string signature;
   if (input.signer) {
     // The checksum names the commit object, which names the whole tree and its metadata.
-    auto signature = CAIRN_TRY(
+    signature = CAIRN_TRY(
         with_context(input.signer->sign(output.checksum), "signing commit " + output.checksum));
-    GVariantBuilder detached;
-    g_variant_builder_init(&detached, G_VARIANT_TYPE("a{sv}"));
-    g_variant_builder_add(
-        &detached, "{sv}", kCommitSignatureKey,
-        g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, signature.data(), signature.size(), 1));
-    CAIRN_CHECK(ostree::write_detached_metadata(
-        repo.get(), output.checksum,
-        ostree::VariantPtr(g_variant_ref_sink(g_variant_builder_end(&detached)))));
     output.is_signed = true;
   }
+  output.archived = std::async(std::launch::async, archive_commit, input.repo, input.staging_repo,
+                               output.checksum, std::move(signature))
+                        .share();
   return output;
 }
 

@@ -1,10 +1,15 @@
 // Stage 3: the customized tree becomes an OSTree commit in the archive repo out/repo — the
 // history of every golden image (dedup, diff between versions, delta source). The ref moves
 // only when the whole build succeeded (see the finalize step), never here.
+//
+// For speed the commit is first written to a bare staging repo (no compression; the slot is
+// checked out from there), and copied into the archive repo on a second thread while the
+// later stages run. The commit object, hence its checksum, is the same in both.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -17,7 +22,8 @@ namespace cairn::builder {
 inline constexpr const char* kCommitSignatureKey = "cairn.signature";
 
 struct CommitInput {
-  std::filesystem::path repo;
+  std::filesystem::path repo;          // the archive repo (out/repo)
+  std::filesystem::path staging_repo;  // a bare repo (out/cache/staging-repo)
   std::filesystem::path tree;
   std::string ref;  // "cairn/<recipe>/x86_64": its head becomes the parent
   std::string version, recipe_digest;
@@ -31,6 +37,8 @@ struct CommitOutput {
   std::string tree_checksum;  // the tree alone (see ostree::CommitStats)
   bool is_signed = false;
   std::uint64_t files_written = 0;
+  // Completes when the commit (and its signature) is in the archive repo.
+  std::shared_future<Status> archived;
 };
 
 Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& progress);
@@ -39,7 +47,8 @@ Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& p
 Status publish_ref(const std::filesystem::path& repo, const std::string& ref,
                    const std::string& checksum);
 
-// Checks out `checksum` into `destination` with ownership kept.
+// Checks out `checksum` from `repo` (the staging repo during a build) into `destination`, with
+// ownership kept.
 Status checkout_commit(const std::filesystem::path& repo, const std::string& checksum,
                        const std::filesystem::path& destination);
 
