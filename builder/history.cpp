@@ -11,6 +11,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+bool has_signature(OstreeRepo* repo, const std::string& checksum) {
+  auto detached = ostree::read_detached_metadata(repo, checksum);
+  return detached && ostree::metadata_bytes(detached->get(), kCommitSignatureKey).has_value();
+}
+
 std::map<std::string, std::string> package_map(const std::vector<std::string>& packages) {
   std::map<std::string, std::string> out;
   for (const auto& entry : packages) {
@@ -34,10 +39,11 @@ Expected<std::vector<VersionEntry>> list_versions(const fs::path& repo_path,
     if (!commit) break;  // a pruned parent ends the history
     versions.push_back(
         {.checksum = commit->checksum,
-         .version = ostree::metadata_string(commit->metadata.get(), "version").value_or(""),
+         .version = ostree::metadata_string(commit->metadata.get(), kVersionKey).value_or(""),
          .recipe_digest =
-             ostree::metadata_string(commit->metadata.get(), "cairn.recipe-digest").value_or(""),
-         .timestamp = commit->timestamp});
+             ostree::metadata_string(commit->metadata.get(), kRecipeDigestKey).value_or(""),
+         .timestamp = commit->timestamp,
+         .is_signed = has_signature(repo.get(), commit->checksum)});
     next = commit->parent;
   }
   return versions;
@@ -59,10 +65,10 @@ Expected<CommitReport> inspect_commit(const fs::path& repo_path, const std::stri
   auto commit = CAIRN_TRY(ostree::load_commit(repo.get(), *checksum));
   CommitReport report{
       .checksum = *checksum, .subject = commit.subject, .timestamp = commit.timestamp};
-  report.version = ostree::metadata_string(commit.metadata.get(), "version").value_or("");
+  report.version = ostree::metadata_string(commit.metadata.get(), kVersionKey).value_or("");
   report.recipe_digest =
-      ostree::metadata_string(commit.metadata.get(), "cairn.recipe-digest").value_or("");
-  report.packages = ostree::metadata_strings(commit.metadata.get(), "cairn.packages");
+      ostree::metadata_string(commit.metadata.get(), kRecipeDigestKey).value_or("");
+  report.packages = ostree::metadata_strings(commit.metadata.get(), kPackagesKey);
   auto detached = CAIRN_TRY(ostree::read_detached_metadata(repo.get(), *checksum));
   auto signature = ostree::metadata_bytes(detached.get(), kCommitSignatureKey);
   if (!signature) {
@@ -75,6 +81,7 @@ Expected<CommitReport> inspect_commit(const fs::path& repo_path, const std::stri
   } else {
     report.signature_state = "invalid";
     report.signature_detail = signer.error().describe();
+    report.signature_error = signer.error().code();
   }
   return report;
 }
@@ -91,8 +98,8 @@ Expected<VersionDiff> diff_versions(const fs::path& repo_path, const std::string
   diff.modified = std::move(files.modified);
   auto a = CAIRN_TRY(ostree::load_commit(repo.get(), diff.from_commit));
   auto b = CAIRN_TRY(ostree::load_commit(repo.get(), diff.to_commit));
-  auto old_packages = package_map(ostree::metadata_strings(a.metadata.get(), "cairn.packages"));
-  auto new_packages = package_map(ostree::metadata_strings(b.metadata.get(), "cairn.packages"));
+  auto old_packages = package_map(ostree::metadata_strings(a.metadata.get(), kPackagesKey));
+  auto new_packages = package_map(ostree::metadata_strings(b.metadata.get(), kPackagesKey));
   for (const auto& [name, version] : new_packages) {
     auto it = old_packages.find(name);
     if (it == old_packages.end())
@@ -106,7 +113,17 @@ Expected<VersionDiff> diff_versions(const fs::path& repo_path, const std::string
   return diff;
 }
 
+nlohmann::json VersionEntry::to_json() const {
+  return {{"commit", checksum},
+          {"version", version},
+          {"timestamp", timestamp},
+          {"recipe_digest", recipe_digest},
+          {"signed", is_signed}};
+}
+
 nlohmann::json CommitReport::to_json() const {
+  nlohmann::json signature = {{"state", signature_state}, {"detail", signature_detail}};
+  if (signature_error) signature["error"] = errc_name(*signature_error);
   return {{"kind", "commit"},
           {"commit", checksum},
           {"version", version},
@@ -114,7 +131,8 @@ nlohmann::json CommitReport::to_json() const {
           {"timestamp", timestamp},
           {"recipe_digest", recipe_digest},
           {"package_count", packages.size()},
-          {"signature", {{"state", signature_state}, {"detail", signature_detail}}}};
+          {"packages", packages},
+          {"signature", signature}};
 }
 
 nlohmann::json VersionDiff::to_json() const {

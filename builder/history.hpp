@@ -15,6 +15,9 @@ namespace cairn::builder {
 struct VersionEntry {
   std::string checksum, version, recipe_digest;
   std::uint64_t timestamp = 0;
+  bool is_signed = false;  // a signature is attached (not checked here: see inspect_commit)
+
+  nlohmann::json to_json() const;
 };
 
 // Newest first, following parents from the ref's head.
@@ -30,6 +33,8 @@ struct CommitReport {
   std::vector<std::string> packages;
   std::string signature_state;   // "valid", "invalid", "absent", "unchecked"
   std::string signature_detail;  // signer, or why invalid
+  // When invalid: Errc::integrity (bytes do not match) or Errc::crypto (untrusted signer).
+  std::optional<Errc> signature_error;
 
   nlohmann::json to_json() const;
 };

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <ostree.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 namespace cairn::ostree {
 
@@ -39,6 +41,45 @@ std::string image_path(GFile* file) {
   std::string out = path ? path : "";
   g_free(path);
   return out;
+}
+
+// State shared with the commit filter, which OSTree calls once per tree entry before reading it.
+struct CommitWalk {
+  const std::function<void(std::uint64_t)>* on_progress = nullptr;
+  std::uint64_t entries = 0, special_skipped = 0;
+  std::string unsupported;  // the first special file outside /dev, with its kind
+};
+
+const char* special_file_kind(guint32 mode) {
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "an unsupported file type";
+}
+
+OstreeRepoCommitFilterResult filter_entry(OstreeRepo*, const char* path, GFileInfo* info,
+                                          gpointer data) {
+  auto* walk = static_cast<CommitWalk*>(data);
+  ++walk->entries;
+  if (*walk->on_progress && walk->entries % kProgressInterval == 0) {
+    (*walk->on_progress)(walk->entries);
+  }
+  switch (g_file_info_get_file_type(info)) {
+    case G_FILE_TYPE_DIRECTORY:
+    case G_FILE_TYPE_REGULAR:
+    case G_FILE_TYPE_SYMBOLIC_LINK:
+      return OSTREE_REPO_COMMIT_FILTER_ALLOW;
+    default:
+      break;
+  }
+  if (std::string_view(path).starts_with("/dev/")) {
+    ++walk->special_skipped;
+  } else if (walk->unsupported.empty()) {
+    walk->unsupported = std::string(path) + " is " +
+                        special_file_kind(g_file_info_get_attribute_uint32(info, "unix::mode"));
+  }
+  return OSTREE_REPO_COMMIT_FILTER_SKIP;
 }
 
 }  // namespace
@@ -99,14 +140,21 @@ Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, Commi
   // Abort the transaction on every early return.
   auto abort = std::unique_ptr<OstreeRepo, void (*)(OstreeRepo*)>(
       repo, [](OstreeRepo* r) { ostree_repo_abort_transaction(r, nullptr, nullptr); });
+  CommitWalk walk{.on_progress = &request.on_progress};
   std::unique_ptr<OstreeRepoCommitModifier, void (*)(OstreeRepoCommitModifier*)> modifier(
-      ostree_repo_commit_modifier_new(OSTREE_REPO_COMMIT_MODIFIER_FLAGS_NONE, nullptr, nullptr,
-                                      nullptr),
+      ostree_repo_commit_modifier_new(request.consume ? OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CONSUME
+                                                      : OSTREE_REPO_COMMIT_MODIFIER_FLAGS_NONE,
+                                      filter_entry, &walk, nullptr),
       ostree_repo_commit_modifier_unref);
   GPtr<OstreeMutableTree> mtree(ostree_mutable_tree_new());
   if (!ostree_repo_write_dfd_to_mtree(repo, AT_FDCWD, request.tree.c_str(), mtree.get(),
                                       modifier.get(), nullptr, &error)) {
     return fail_gerror(error, "committing " + request.tree.string());
+  }
+  if (!walk.unsupported.empty()) {
+    return fail(Errc::invalid_input,
+                "cannot commit " + request.tree.string() + ": " + walk.unsupported +
+                    "; OSTree stores only directories, regular files and symlinks");
   }
   GFile* root_raw = nullptr;
   if (!ostree_repo_write_mtree(repo, mtree.get(), &root_raw, nullptr, &error)) {
@@ -136,6 +184,8 @@ Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, Commi
     stats->files_written = txn.content_objects_written;
     stats->content_bytes_written = txn.content_bytes_written;
     stats->tree_checksum = tree_checksum;
+    stats->entries_seen = walk.entries;
+    stats->special_files_skipped = walk.special_skipped;
   }
   return checksum;
 }

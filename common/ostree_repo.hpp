@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,17 +42,29 @@ struct CommitRequest {
   std::string subject;
   VariantPtr metadata;  // a{sv}; ownership passes to the commit
   std::uint64_t timestamp = 0;
+  // Deletes the input tree while committing it. A bare repo on the same file system then adopts
+  // each unchanged regular file (rename into the object store) instead of copying it.
+  bool consume = false;
+  // Called with the number of tree entries seen so far, every kProgressInterval entries.
+  std::function<void(std::uint64_t entries)> on_progress;
 };
+
+inline constexpr std::uint64_t kProgressInterval = 5000;
 
 struct CommitStats {
   std::uint64_t files_written = 0, content_bytes_written = 0;
+  std::uint64_t entries_seen = 0;
+  // Device nodes, sockets and FIFOs under /dev, left out (devtmpfs provides /dev at boot).
+  std::uint64_t special_files_skipped = 0;
   // "<root contents checksum>-<root metadata checksum>": names the tree alone, independent of
   // the commit's parent, time and metadata.
   std::string tree_checksum;
 };
 
-// Writes the tree and the commit object (not a ref); returns the commit checksum. The tree must
-// hold only directories, regular files and symlinks (OSTree stores nothing else).
+// Writes the tree and the commit object (not a ref); returns the commit checksum. Ownership, modes
+// and xattrs are committed as they are on disk. OSTree stores only directories, regular files
+// and symlinks: other files under /dev are skipped (counted in stats), anywhere else they are an
+// error naming the first one — silently dropping a file from an image would hide a build bug.
 Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, CommitStats* stats);
 
 Status write_detached_metadata(OstreeRepo* repo, const std::string& checksum, VariantPtr metadata);

@@ -38,12 +38,12 @@ Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& p
 
   GVariantBuilder builder;
   g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
-  g_variant_builder_add(&builder, "{sv}", "version", g_variant_new_string(input.version.c_str()));
-  g_variant_builder_add(&builder, "{sv}", "cairn.recipe-digest",
+  g_variant_builder_add(&builder, "{sv}", kVersionKey, g_variant_new_string(input.version.c_str()));
+  g_variant_builder_add(&builder, "{sv}", kRecipeDigestKey,
                         g_variant_new_string(input.recipe_digest.c_str()));
   std::vector<const char*> packages;
   for (const auto& package : input.packages) packages.push_back(package.c_str());
-  g_variant_builder_add(&builder, "{sv}", "cairn.packages",
+  g_variant_builder_add(&builder, "{sv}", kPackagesKey,
                         g_variant_new_strv(packages.data(), static_cast<gssize>(packages.size())));
   ostree::VariantPtr metadata(g_variant_ref_sink(g_variant_builder_end(&builder)));
 
@@ -56,9 +56,20 @@ Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& p
                            .parent = parent,
                            .subject = "cairn " + input.ref + " " + input.version,
                            .metadata = std::move(metadata),
-                           .timestamp = static_cast<std::uint64_t>(input.source_date_epoch)},
+                           .timestamp = static_cast<std::uint64_t>(input.source_date_epoch),
+                           .consume = input.consume_tree,
+                           .on_progress =
+                               [&](std::uint64_t entries) {
+                                 progress.stage_detail(
+                                     "commit", std::to_string(entries) + " files committed");
+                               }},
                           &stats));
   output.files_written = stats.files_written;
+  output.special_files_skipped = stats.special_files_skipped;
+  if (stats.special_files_skipped > 0) {
+    progress.stage_detail("commit", "left out " + std::to_string(stats.special_files_skipped) +
+                                        " device nodes under /dev (devtmpfs provides them)");
+  }
   output.tree_checksum = stats.tree_checksum;
   std::string signature;
   if (input.signer) {

@@ -18,8 +18,14 @@
 
 namespace cairn::builder {
 
-// Detached-metadata key holding the CMS signature over the commit checksum (ASCII hex).
+// Detached-metadata key (type `ay`) holding the DER CMS signature. The signed bytes are the
+// commit checksum as 64 lowercase ASCII hex characters, no newline: the checksum names the
+// commit object, which names the tree (contents, modes, owners, xattrs), metadata and parent.
 inline constexpr const char* kCommitSignatureKey = "cairn.signature";
+// Commit metadata keys ("version" is OSTree's own).
+inline constexpr const char* kVersionKey = "version";
+inline constexpr const char* kRecipeDigestKey = "cairn.recipe-digest";
+inline constexpr const char* kPackagesKey = "cairn.packages";  // `as` of "name=version"
 
 struct CommitInput {
   std::filesystem::path repo;          // the archive repo (out/repo)
@@ -30,6 +36,9 @@ struct CommitInput {
   std::vector<std::string> packages;  // "name=version"
   std::int64_t source_date_epoch = 0;
   Signer* signer = nullptr;  // null: unsigned
+  // The tree is deleted while committed, and its files are renamed into the staging repo
+  // instead of copied (see ostree::CommitRequest::consume). Only for a throwaway tree.
+  bool consume_tree = false;
 };
 
 struct CommitOutput {
@@ -37,6 +46,7 @@ struct CommitOutput {
   std::string tree_checksum;  // the tree alone (see ostree::CommitStats)
   bool is_signed = false;
   std::uint64_t files_written = 0;
+  std::uint64_t special_files_skipped = 0;  // under /dev
   // Completes when the commit (and its signature) is in the archive repo.
   std::shared_future<Status> archived;
 };

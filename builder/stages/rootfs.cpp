@@ -22,6 +22,19 @@ const std::vector<std::string> kDpkgExcludes = {
     "path-exclude=/usr/share/lintian/*", "path-exclude=/usr/share/linda/*",
 };
 
+// Each cached tree is ~1 GB: keep the few most recently used ones (other recipes, the previous
+// mirror state) and drop the rest.
+void prune_tree_cache(const fs::path& rootfs_cache, std::size_t keep) {
+  std::vector<std::pair<fs::file_time_type, fs::path>> trees;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(rootfs_cache, ec)) {
+    if (entry.path().filename().string().starts_with(".")) continue;
+    trees.emplace_back(fs::last_write_time(entry.path(), ec), entry.path());
+  }
+  std::sort(trees.rbegin(), trees.rend());
+  for (std::size_t i = keep; i < trees.size(); ++i) fs::remove_all(trees[i].second, ec);
+}
+
 }  // namespace
 
 std::vector<std::string> mmdebstrap_argv(const RootfsInput& input, const fs::path& target) {
@@ -93,6 +106,7 @@ Expected<RootfsOutput> build_rootfs(const RootfsInput& input, ProcessRunner& run
     progress.stage_detail("rootfs", "reusing cached tree " + output.cache_key);
     output.tree = cached;
     output.from_cache = true;
+    fs::last_write_time(cached, fs::file_time_type::clock::now(), ec);  // recently used
     return output;
   }
   fs::create_directories(input.cache_dir / "debs", ec);
@@ -118,6 +132,8 @@ Expected<RootfsOutput> build_rootfs(const RootfsInput& input, ProcessRunner& run
     return fail(Errc::io,
                 "rename " + target.string() + " to " + cached.string() + ": " + ec.message());
   output.tree = cached;
+  fs::last_write_time(cached, fs::file_time_type::clock::now(), ec);  // newest for pruning
+  prune_tree_cache(input.cache_dir / "rootfs", 3);
   return output;
 }
 
