@@ -40,17 +40,43 @@ class LineSplitter {
   std::string pending_;
 };
 
-[[noreturn]] void exec_child(const Command& command, int stdout_fd, int stderr_fd) {
+// argv and envp are built before fork(): the child of a multi-threaded process (the OSTree
+// copy runs on a second thread) must not allocate or take locks before exec.
+struct ExecArgs {
+  std::vector<std::string> strings;
+  std::vector<char*> argv, envp;
+};
+
+ExecArgs prepare_exec(const Command& command) {
+  ExecArgs args;
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry; ++entry) {
+    std::string_view text(*entry);
+    auto key = text.substr(0, text.find('='));
+    bool overridden = false;
+    for (const auto& [name, value] : command.env) overridden |= (name == key);
+    if (!overridden) env.emplace_back(text);
+  }
+  for (const auto& [name, value] : command.env) env.push_back(name + "=" + value);
+  args.strings = command.argv;
+  std::size_t argc = args.strings.size();
+  args.strings.insert(args.strings.end(), env.begin(), env.end());
+  for (std::size_t i = 0; i < args.strings.size(); ++i) {
+    (i < argc ? args.argv : args.envp).push_back(args.strings[i].data());
+  }
+  args.argv.push_back(nullptr);
+  args.envp.push_back(nullptr);
+  return args;
+}
+
+[[noreturn]] void exec_child(const Command& command, const ExecArgs& args, int stdout_fd,
+                             int stderr_fd) {
   ::dup2(stdout_fd, STDOUT_FILENO);
   ::dup2(stderr_fd, STDERR_FILENO);
   int devnull = ::open("/dev/null", O_RDONLY);
   if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
   if (!command.cwd.empty() && ::chdir(command.cwd.c_str()) != 0) _exit(127);
-  for (const auto& [key, value] : command.env) ::setenv(key.c_str(), value.c_str(), 1);
-  std::vector<char*> argv;
-  for (const auto& arg : command.argv) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  ::execvp(argv[0], argv.data());
+  ::execvpe(args.argv[0], args.argv.data(), args.envp.data());
   _exit(127);
 }
 
@@ -65,9 +91,10 @@ Expected<ProcessResult> SystemProcessRunner::run(const Command& command) {
   UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]);
   UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
 
+  ExecArgs args = prepare_exec(command);
   pid_t pid = ::fork();
   if (pid < 0) return fail_errno("fork for " + command.argv[0], errno);
-  if (pid == 0) exec_child(command, out_write.get(), err_write.get());
+  if (pid == 0) exec_child(command, args, out_write.get(), err_write.get());
   out_write.reset();
   err_write.reset();
 
