@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <ostree.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string_view>
+
+#include "common/fs.hpp"
 
 namespace cairn::ostree {
 
@@ -43,43 +46,123 @@ std::string image_path(GFile* file) {
   return out;
 }
 
-// State shared with the commit filter, which OSTree calls once per tree entry before reading it.
+const char* special_file_kind(fs::file_type type) {
+  switch (type) {
+    case fs::file_type::character:
+      return "a character device";
+    case fs::file_type::block:
+      return "a block device";
+    case fs::file_type::fifo:
+      return "a FIFO";
+    case fs::file_type::socket:
+      return "a socket";
+    default:
+      return "of an unsupported type";
+  }
+}
+
+// OSTree's directory walk fails on the first device node, socket or FIFO, naming only its base
+// name, before any filter sees it. So look first, outside /dev (see commit_empty_dev); returns
+// the number of entries in /dev.
+Expected<std::uint64_t> scan_tree(const fs::path& tree) {
+  std::error_code ec;
+  std::uint64_t in_dev = 0;
+  const fs::path dev = tree / "dev";
+  for (auto it = fs::recursive_directory_iterator(tree, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().parent_path() == dev) {
+      ++in_dev;
+      it.disable_recursion_pending();
+      continue;
+    }
+    auto type = it->symlink_status(ec).type();
+    if (ec) break;
+    if (type == fs::file_type::regular || type == fs::file_type::directory ||
+        type == fs::file_type::symlink) {
+      continue;
+    }
+    return fail(Errc::invalid_input,
+                "cannot commit /" + it->path().lexically_relative(tree).string() + " in " +
+                    tree.string() + ": it is " + special_file_kind(type) +
+                    "; OSTree stores only directories, regular files and symlinks");
+  }
+  if (ec) return fail(Errc::io, "scanning " + tree.string() + ": " + ec.message());
+  return in_dev;
+}
+
+// State shared with the commit filter, which OSTree calls once per tree entry.
 struct CommitWalk {
   const std::function<void(std::uint64_t)>* on_progress = nullptr;
-  std::uint64_t entries = 0, special_skipped = 0;
-  std::string unsupported;  // the first special file outside /dev, with its kind
+  bool skip_dev = false;    // committed on its own, see commit_empty_dev
+  std::uint64_t files = 0;  // regular files and symlinks
 };
-
-const char* special_file_kind(guint32 mode) {
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "an unsupported file type";
-}
 
 OstreeRepoCommitFilterResult filter_entry(OstreeRepo*, const char* path, GFileInfo* info,
                                           gpointer data) {
   auto* walk = static_cast<CommitWalk*>(data);
-  ++walk->entries;
-  if (*walk->on_progress && walk->entries % kProgressInterval == 0) {
-    (*walk->on_progress)(walk->entries);
+  // Directories pass here twice (as an entry, then as the directory walked), so count the rest.
+  if (g_file_info_get_file_type(info) != G_FILE_TYPE_DIRECTORY &&
+      ++walk->files % kProgressInterval == 0 && *walk->on_progress) {
+    (*walk->on_progress)(walk->files);
   }
-  switch (g_file_info_get_file_type(info)) {
-    case G_FILE_TYPE_DIRECTORY:
-    case G_FILE_TYPE_REGULAR:
-    case G_FILE_TYPE_SYMBOLIC_LINK:
-      return OSTREE_REPO_COMMIT_FILTER_ALLOW;
-    default:
-      break;
+  if (walk->skip_dev && std::string_view(path) == "/dev") return OSTREE_REPO_COMMIT_FILTER_SKIP;
+  return OSTREE_REPO_COMMIT_FILTER_ALLOW;
+}
+
+using ModifierPtr = std::unique_ptr<OstreeRepoCommitModifier, void (*)(OstreeRepoCommitModifier*)>;
+
+ModifierPtr make_modifier(bool consume, CommitWalk* walk) {
+  return ModifierPtr(
+      ostree_repo_commit_modifier_new(consume ? OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CONSUME
+                                              : OSTREE_REPO_COMMIT_MODIFIER_FLAGS_NONE,
+                                      filter_entry, walk, nullptr),
+      ostree_repo_commit_modifier_unref);
+}
+
+Status copy_xattrs(const fs::path& from, const fs::path& to) {
+  std::string names(4096, '\0');
+  ssize_t size = ::llistxattr(from.c_str(), names.data(), names.size());
+  if (size < 0) return fail_errno("listing xattrs of " + from.string(), errno);
+  names.resize(static_cast<std::size_t>(size));
+  for (std::size_t at = 0; at < names.size(); at = names.find('\0', at) + 1) {
+    const char* name = names.c_str() + at;
+    std::string value(65536, '\0');
+    ssize_t length = ::lgetxattr(from.c_str(), name, value.data(), value.size());
+    if (length < 0) return fail_errno("reading xattr " + std::string(name), errno);
+    if (::lsetxattr(to.c_str(), name, value.data(), static_cast<std::size_t>(length), 0) != 0) {
+      return fail_errno("copying xattr " + std::string(name), errno);
+    }
   }
-  if (std::string_view(path).starts_with("/dev/")) {
-    ++walk->special_skipped;
-  } else if (walk->unsupported.empty()) {
-    walk->unsupported = std::string(path) + " is " +
-                        special_file_kind(g_file_info_get_attribute_uint32(info, "unix::mode"));
+  return {};
+}
+
+// devtmpfs is mounted over /dev at boot, so nothing under it is ever seen; and a Debian tree's
+// /dev holds device nodes, which OSTree cannot store. /dev is committed as an empty directory
+// with its own owner, mode and xattrs — made from an empty stand-in so OSTree writes the
+// directory metadata exactly as for any other directory.
+Status commit_empty_dev(OstreeRepo* repo, const fs::path& tree, OstreeMutableTree* root,
+                        CommitWalk* walk) {
+  struct stat st {};
+  if (::lstat((tree / "dev").c_str(), &st) != 0) return fail_errno("stat of /dev", errno);
+  auto temp = CAIRN_TRY(TempDir::create(fs::temp_directory_path(), "cairn-dev-"));
+  fs::path stand_in = temp.path() / "dev";
+  if (::mkdir(stand_in.c_str(), 0700) != 0 || ::lchown(stand_in.c_str(), st.st_uid, st.st_gid) ||
+      ::chmod(stand_in.c_str(), st.st_mode & 07777) != 0) {
+    return fail_errno("making an empty stand-in for " + (tree / "dev").string(), errno);
   }
-  return OSTREE_REPO_COMMIT_FILTER_SKIP;
+  CAIRN_CHECK(copy_xattrs(tree / "dev", stand_in));
+  OstreeMutableTree* dev_raw = nullptr;
+  GError* error = nullptr;
+  if (!ostree_mutable_tree_ensure_dir(root, "dev", &dev_raw, &error)) {
+    return fail_gerror(error, "adding /dev to the OSTree tree");
+  }
+  GPtr<OstreeMutableTree> dev(dev_raw);
+  auto modifier = make_modifier(false, walk);
+  if (!ostree_repo_write_dfd_to_mtree(repo, AT_FDCWD, stand_in.c_str(), dev.get(), modifier.get(),
+                                      nullptr, &error)) {
+    return fail_gerror(error, "committing /dev of " + tree.string());
+  }
+  return {};
 }
 
 }  // namespace
@@ -130,6 +213,8 @@ Status pull_commit(OstreeRepo* repo, const fs::path& source, const std::string& 
 }
 
 Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, CommitStats* stats) {
+  auto dev_entries = CAIRN_TRY(scan_tree(request.tree));
+  std::error_code ec;
   GError* error = nullptr;
   // One syncfs() after the transaction instead of an fsync per object: as durable before the
   // ref moves, and about 15 % faster for a full host tree.
@@ -140,21 +225,15 @@ Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, Commi
   // Abort the transaction on every early return.
   auto abort = std::unique_ptr<OstreeRepo, void (*)(OstreeRepo*)>(
       repo, [](OstreeRepo* r) { ostree_repo_abort_transaction(r, nullptr, nullptr); });
-  CommitWalk walk{.on_progress = &request.on_progress};
-  std::unique_ptr<OstreeRepoCommitModifier, void (*)(OstreeRepoCommitModifier*)> modifier(
-      ostree_repo_commit_modifier_new(request.consume ? OSTREE_REPO_COMMIT_MODIFIER_FLAGS_CONSUME
-                                                      : OSTREE_REPO_COMMIT_MODIFIER_FLAGS_NONE,
-                                      filter_entry, &walk, nullptr),
-      ostree_repo_commit_modifier_unref);
+  CommitWalk walk{.on_progress = &request.on_progress,
+                  .skip_dev = fs::is_directory(fs::symlink_status(request.tree / "dev", ec))};
+  auto modifier = make_modifier(request.consume, &walk);
   GPtr<OstreeMutableTree> mtree(ostree_mutable_tree_new());
+  // /dev first: when consuming, the main walk deletes what it skips.
+  if (walk.skip_dev) CAIRN_CHECK(commit_empty_dev(repo, request.tree, mtree.get(), &walk));
   if (!ostree_repo_write_dfd_to_mtree(repo, AT_FDCWD, request.tree.c_str(), mtree.get(),
                                       modifier.get(), nullptr, &error)) {
     return fail_gerror(error, "committing " + request.tree.string());
-  }
-  if (!walk.unsupported.empty()) {
-    return fail(Errc::invalid_input,
-                "cannot commit " + request.tree.string() + ": " + walk.unsupported +
-                    "; OSTree stores only directories, regular files and symlinks");
   }
   GFile* root_raw = nullptr;
   if (!ostree_repo_write_mtree(repo, mtree.get(), &root_raw, nullptr, &error)) {
@@ -184,8 +263,8 @@ Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, Commi
     stats->files_written = txn.content_objects_written;
     stats->content_bytes_written = txn.content_bytes_written;
     stats->tree_checksum = tree_checksum;
-    stats->entries_seen = walk.entries;
-    stats->special_files_skipped = walk.special_skipped;
+    stats->files_seen = walk.files;
+    stats->dev_entries_left_out = dev_entries;
   }
   return checksum;
 }
@@ -279,11 +358,12 @@ std::optional<std::string> metadata_bytes(GVariant* metadata, const char* key) {
   return std::string(static_cast<const char*>(data), size);
 }
 
-Status checkout(OstreeRepo* repo, const std::string& checksum, const fs::path& destination) {
+Status checkout(OstreeRepo* repo, const std::string& checksum, const fs::path& destination,
+                bool link_to_repo) {
   OstreeRepoCheckoutAtOptions options{};
   options.mode = OSTREE_REPO_CHECKOUT_MODE_NONE;
   options.overwrite_mode = OSTREE_REPO_CHECKOUT_OVERWRITE_NONE;
-  options.force_copy = TRUE;
+  options.force_copy = link_to_repo ? FALSE : TRUE;
   GError* error = nullptr;
   if (!ostree_repo_checkout_at(repo, &options, AT_FDCWD, destination.c_str(), checksum.c_str(),
                                nullptr, &error)) {

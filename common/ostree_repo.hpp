@@ -45,26 +45,27 @@ struct CommitRequest {
   // Deletes the input tree while committing it. A bare repo on the same file system then adopts
   // each unchanged regular file (rename into the object store) instead of copying it.
   bool consume = false;
-  // Called with the number of tree entries seen so far, every kProgressInterval entries.
-  std::function<void(std::uint64_t entries)> on_progress;
+  // Called with the number of files (and symlinks) seen so far, every kProgressInterval.
+  std::function<void(std::uint64_t files)> on_progress;
 };
 
 inline constexpr std::uint64_t kProgressInterval = 5000;
 
 struct CommitStats {
   std::uint64_t files_written = 0, content_bytes_written = 0;
-  std::uint64_t entries_seen = 0;
-  // Device nodes, sockets and FIFOs under /dev, left out (devtmpfs provides /dev at boot).
-  std::uint64_t special_files_skipped = 0;
+  std::uint64_t files_seen = 0;  // regular files and symlinks, new or not
+  // Entries directly in /dev, left out: see commit_tree.
+  std::uint64_t dev_entries_left_out = 0;
   // "<root contents checksum>-<root metadata checksum>": names the tree alone, independent of
   // the commit's parent, time and metadata.
   std::string tree_checksum;
 };
 
 // Writes the tree and the commit object (not a ref); returns the commit checksum. Ownership, modes
-// and xattrs are committed as they are on disk. OSTree stores only directories, regular files
-// and symlinks: other files under /dev are skipped (counted in stats), anywhere else they are an
-// error naming the first one — silently dropping a file from an image would hide a build bug.
+// and xattrs are committed as they are on disk. /dev is committed empty (devtmpfs is mounted
+// over it at boot; its device nodes are counted in stats). OSTree stores only directories,
+// regular files and symlinks: a device node, socket or FIFO anywhere else is an error naming it
+// — silently dropping a file from an image would hide a build bug.
 Expected<std::string> commit_tree(OstreeRepo* repo, CommitRequest request, CommitStats* stats);
 
 Status write_detached_metadata(OstreeRepo* repo, const std::string& checksum, VariantPtr metadata);
@@ -89,10 +90,11 @@ std::optional<std::string> metadata_string(GVariant* metadata, const char* key);
 std::vector<std::string> metadata_strings(GVariant* metadata, const char* key);
 std::optional<std::string> metadata_bytes(GVariant* metadata, const char* key);
 
-// Checks out `checksum` into `destination` (which must not exist), keeping ownership. Files are
-// always copied, never hard-linked into the repo (link counts would leak into images).
+// Checks out `checksum` into `destination` (which must not exist), keeping ownership. With
+// `link_to_repo` (bare repos only) files are hard links to the repo's objects: instant, but the
+// checkout must then never be written to.
 Status checkout(OstreeRepo* repo, const std::string& checksum,
-                const std::filesystem::path& destination);
+                const std::filesystem::path& destination, bool link_to_repo = false);
 
 struct TreeDiff {
   std::vector<std::string> added, removed, modified;  // absolute paths in the image

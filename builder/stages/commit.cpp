@@ -50,25 +50,24 @@ Expected<CommitOutput> commit_tree_to_repo(const CommitInput& input, Progress& p
   progress.stage_detail("commit", "writing objects to " + input.staging_repo.string());
   ostree::CommitStats stats;
   CommitOutput output;
-  output.checksum = CAIRN_TRY(
-      ostree::commit_tree(repo.get(),
-                          {.tree = input.tree,
-                           .parent = parent,
-                           .subject = "cairn " + input.ref + " " + input.version,
-                           .metadata = std::move(metadata),
-                           .timestamp = static_cast<std::uint64_t>(input.source_date_epoch),
-                           .consume = input.consume_tree,
-                           .on_progress =
-                               [&](std::uint64_t entries) {
-                                 progress.stage_detail(
-                                     "commit", std::to_string(entries) + " files committed");
-                               }},
-                          &stats));
+  output.checksum = CAIRN_TRY(ostree::commit_tree(
+      repo.get(),
+      {.tree = input.tree,
+       .parent = parent,
+       .subject = "cairn " + input.ref + " " + input.version,
+       .metadata = std::move(metadata),
+       .timestamp = static_cast<std::uint64_t>(input.source_date_epoch),
+       .consume = input.consume_tree,
+       .on_progress =
+           [&](std::uint64_t entries) {
+             progress.stage_detail("commit", std::to_string(entries) + " files committed");
+           }},
+      &stats));
   output.files_written = stats.files_written;
-  output.special_files_skipped = stats.special_files_skipped;
-  if (stats.special_files_skipped > 0) {
-    progress.stage_detail("commit", "left out " + std::to_string(stats.special_files_skipped) +
-                                        " device nodes under /dev (devtmpfs provides them)");
+  output.dev_entries_left_out = stats.dev_entries_left_out;
+  if (stats.dev_entries_left_out > 0) {
+    progress.stage_detail("commit", "left out " + std::to_string(stats.dev_entries_left_out) +
+                                        " entries in /dev (devtmpfs is mounted over it)");
   }
   output.tree_checksum = stats.tree_checksum;
   std::string signature;
@@ -90,9 +89,9 @@ Status publish_ref(const fs::path& repo_path, const std::string& ref, const std:
 }
 
 Status checkout_commit(const fs::path& repo_path, const std::string& checksum,
-                       const fs::path& destination) {
+                       const fs::path& destination, bool link_to_repo) {
   auto repo = CAIRN_TRY(ostree::open_repo(repo_path, false));
-  return ostree::checkout(repo.get(), checksum, destination);
+  return ostree::checkout(repo.get(), checksum, destination, link_to_repo);
 }
 
 }  // namespace cairn::builder

@@ -46,7 +46,7 @@ struct CommitOutput {
   std::string tree_checksum;  // the tree alone (see ostree::CommitStats)
   bool is_signed = false;
   std::uint64_t files_written = 0;
-  std::uint64_t special_files_skipped = 0;  // under /dev
+  std::uint64_t dev_entries_left_out = 0;  // /dev is committed empty
   // Completes when the commit (and its signature) is in the archive repo.
   std::shared_future<Status> archived;
 };
@@ -60,6 +60,6 @@ Status publish_ref(const std::filesystem::path& repo, const std::string& ref,
 // Checks out `checksum` from `repo` (the staging repo during a build) into `destination`, with
 // ownership kept.
 Status checkout_commit(const std::filesystem::path& repo, const std::string& checksum,
-                       const std::filesystem::path& destination);
+                       const std::filesystem::path& destination, bool link_to_repo = false);
 
 }  // namespace cairn::builder
