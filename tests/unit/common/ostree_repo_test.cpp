@@ -236,3 +236,19 @@ TEST_CASE("pull_commit copies a bare commit into an archive repo under the same 
   REQUIRE(ostree::checkout(r.repo.get(), *checksum, r.path("out")).has_value());
   CHECK(read_file(r.path("out/etc/a")).value() == "a");
 }
+
+TEST_CASE("a linked checkout shares the bare repo's objects, an archive repo's is copied") {
+  Repo r;
+  auto bare = ostree::open_repo(r.path("bare"), true, ostree::RepoMode::bare).value();
+  write(r.path("t/etc/a"), "a");
+  auto checksum = ostree::commit_tree(bare.get(), {.tree = r.path("t")}, nullptr).value();
+  REQUIRE(ostree::pull_commit(r.repo.get(), r.path("bare"), checksum).has_value());
+  REQUIRE(ostree::checkout(bare.get(), checksum, r.path("linked"), true).has_value());
+  REQUIRE(ostree::checkout(r.repo.get(), checksum, r.path("copied"), true).has_value());
+  struct stat st {};
+  REQUIRE(::stat(r.path("linked/etc/a").c_str(), &st) == 0);
+  CHECK(st.st_nlink == 2);
+  REQUIRE(::stat(r.path("copied/etc/a").c_str(), &st) == 0);
+  CHECK(st.st_nlink == 1);
+  CHECK(read_file(r.path("copied/etc/a")).value() == "a");
+}
