@@ -265,7 +265,10 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     // The slot is made from what was committed, not from the working tree.
     fs::path checkout = work.path() / "checkout";
     progress.stage_detail("slot", "checking out " + commit.checksum.substr(0, 12));
-    CAIRN_CHECK(checkout_commit(staging_repo, commit.checksum, checkout));
+    // Hard links into the staging repo, as an OSTree deployment is made: identical files become
+    // one inode in the image (harmless on a read-only root, and smaller). mkfs.erofs only reads
+    // the checkout and counts links within the tree, so links held by the repo never reach it.
+    CAIRN_CHECK(checkout_commit(staging_repo, commit.checksum, checkout, true));
     return build_slot_image({.tree = checkout,
                              .output_dir = artifacts,
                              .tree_checksum = commit.tree_checksum,

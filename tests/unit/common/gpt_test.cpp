@@ -108,7 +108,7 @@ TEST_CASE("set_partition_identity rewrites one partition's UUID and name only") 
   CHECK(back.partitions[2].attributes == kGptReadOnlyAttribute);
 }
 
-TEST_CASE("read_gpt refuses a disk without GPT; stable_uuid is stable and v4-shaped") {
+TEST_CASE("read_gpt refuses a disk without GPT, stable_uuid is stable and v4-shaped") {
   auto dir = TempDir::create(fs::temp_directory_path(), "cairn-gpt-").value();
   auto path = make_image(dir.path(), "blank.img", {.size_bytes = 4 * MiB});
   CHECK_FALSE(read_gpt(path).has_value());
