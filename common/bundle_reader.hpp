@@ -1,0 +1,54 @@
+// Reading an update bundle as a stream (a file, stdin, later a download): manifest.json and
+// manifest.sig come first and are verified before a single payload byte is read; then each
+// payload, in manifest order, is delivered decompressed to a sink while its size and sha256 are
+// checked. Anything else in the archive — another order, a duplicate or unknown member, a link,
+// a device, a path with '/' — is refused.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "common/manifest.hpp"
+#include "common/signer.hpp"
+
+struct archive;
+
+namespace cairn {
+
+class BundleReader {
+ public:
+  // Reads from `fd` (not closed; the caller owns it).
+  static Expected<BundleReader> open_fd(int fd, std::string source_name);
+  BundleReader(BundleReader&&) noexcept;
+  BundleReader& operator=(BundleReader&&) noexcept;
+  ~BundleReader();
+
+  // The first two members, checked with `verifier`. Errc::crypto when the signature does not
+  // hold or its signer is not trusted, Errc::invalid_input for a malformed bundle.
+  Expected<BundleManifest> read_manifest(SignatureVerifier& verifier);
+  const SignerIdentity& signer() const { return signer_; }
+
+  using Sink = std::function<Status(std::span<const std::uint8_t>)>;
+  // The next payload (manifest order): its bytes, decompressed, go to `sink`; fails with
+  // Errc::integrity if they are more than the manifest's size, fewer, or hash differently.
+  Expected<const ManifestPayload*> read_next_payload(const Sink& sink);
+  // After the last payload: the archive must end here.
+  Status finish();
+
+ private:
+  struct Archive;
+  BundleReader(std::unique_ptr<Archive> archive, std::string source_name);
+  Expected<bool> next_member(const std::string& expected_name);
+  Expected<std::string> read_small_member(std::size_t limit);
+
+  std::unique_ptr<Archive> archive_;
+  std::string source_name_;
+  BundleManifest manifest_;
+  SignerIdentity signer_;
+  bool manifest_read_ = false;
+  std::size_t next_payload_ = 0;
+};
+
+}  // namespace cairn

@@ -1,0 +1,229 @@
+#include "common/bundle_reader.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <zstd.h>
+
+#include <catch2/catch.hpp>
+
+#include "common/cms.hpp"
+#include "common/fs.hpp"
+#include "common/hash.hpp"
+#include "common/pki.hpp"
+
+using namespace cairn;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Member {
+  std::string name;
+  std::string bytes;
+  unsigned type = AE_IFREG;
+};
+
+// A CA in trust/, and a signing key and certificate it issued.
+struct Pki {
+  TempDir dir = TempDir::create(fs::temp_directory_path(), "cairn-bundle-pki-").value();
+  fs::path trust() const { return dir.path() / "trust"; }
+
+  Pki() {
+    auto now = std::chrono::system_clock::now();
+    auto ca_key = generate_rsa_key(2048).value();
+    auto ca = issue_certificate({"Test image CA", true, now - 1h, now + 24h, 1}, ca_key.get(),
+                                ca_key.get(), nullptr)
+                  .value();
+    auto key = generate_rsa_key(2048).value();
+    auto cert = issue_certificate({"Test signing", false, now - 1h, now + 24h, 2}, key.get(),
+                                  ca_key.get(), ca.get())
+                    .value();
+    fs::create_directories(trust());
+    REQUIRE(write_certificate_pem(trust() / "ca.crt", ca.get()));
+    REQUIRE(write_private_key_pem(dir.path() / "signing.key", key.get()));
+    REQUIRE(write_certificate_pem(dir.path() / "signing.crt", cert.get()));
+  }
+  std::string sign(const std::string& data) const {
+    auto signer = CmsSigner::load(dir.path() / "signing.key", dir.path() / "signing.crt");
+    REQUIRE(signer.has_value());
+    return signer->sign(data).value();
+  }
+};
+
+const Pki& pki() {
+  static Pki shared;
+  return shared;
+}
+
+std::string zstd(const std::string& data) {
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  out.resize(ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3));
+  return out;
+}
+
+struct Bundle {
+  std::string root = std::string(300000, 'r') + "end", verity = std::string(4096, 'v'),
+              uki = "MZ fake uki";
+  BundleManifest manifest;
+  std::string manifest_json, signature;
+  std::vector<Member> members;
+
+  Bundle() {
+    auto hex = [](const std::string& data) { return to_hex(sha256(data)); };
+    manifest = {.name = "t",
+                .version = "2.0",
+                .security_version = 2,
+                .machine_class = "x86_64-t",
+                .created = "2023-11-14T22:13:20Z",
+                .root_hash = std::string(64, 'c'),
+                .payloads = {{"root.erofs.zst", PayloadTarget::root, root.size(), hex(root),
+                              PayloadCompression::zstd},
+                             {"root.verity", PayloadTarget::verity, verity.size(), hex(verity),
+                              PayloadCompression::none},
+                             {"uki.efi", PayloadTarget::uki, uki.size(), hex(uki),
+                              PayloadCompression::none}}};
+    manifest_json = to_json(manifest);
+    signature = pki().sign(manifest_json);
+    members = {{"manifest.json", manifest_json},
+               {"manifest.sig", signature},
+               {"root.erofs.zst", zstd(root)},
+               {"root.verity", verity},
+               {"uki.efi", uki}};
+  }
+};
+
+std::string tar(const std::vector<Member>& members) {
+  std::string out(1 << 22, '\0');
+  std::size_t used = 0;
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  REQUIRE(archive_write_open_memory(a, out.data(), out.size(), &used) == ARCHIVE_OK);
+  for (const auto& member : members) {
+    archive_entry* entry = archive_entry_new();
+    archive_entry_set_pathname(entry, member.name.c_str());
+    archive_entry_set_filetype(entry, member.type);
+    archive_entry_set_perm(entry, 0644);
+    if (member.type == AE_IFLNK) archive_entry_set_symlink(entry, "/etc/shadow");
+    archive_entry_set_size(
+        entry, member.type == AE_IFREG ? static_cast<la_int64_t>(member.bytes.size()) : 0);
+    REQUIRE(archive_write_header(a, entry) == ARCHIVE_OK);
+    if (member.type == AE_IFREG) archive_write_data(a, member.bytes.data(), member.bytes.size());
+    archive_entry_free(entry);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+struct Outcome {
+  std::string error;  // empty: the bundle read completely
+  Errc code = Errc::internal;
+  std::vector<std::string> payloads;
+};
+
+Outcome read(const std::string& bytes, CmsVerifier* verifier = nullptr) {
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-bundle-").value();
+  REQUIRE(write_file_atomic(dir.path() / "b", bytes));
+  auto fd = open_file(dir.path() / "b", O_RDONLY).value();
+  auto own = CmsVerifier::load(pki().trust()).value();
+  Outcome outcome;
+  auto run = [&]() -> Status {
+    auto reader = CAIRN_TRY(BundleReader::open_fd(fd.get(), "b"));
+    auto manifest = CAIRN_TRY(reader.read_manifest(verifier ? *verifier : own));
+    for (std::size_t i = 0; i < manifest.payloads.size(); ++i) {
+      std::string data;
+      CAIRN_TRY(reader.read_next_payload([&](std::span<const std::uint8_t> chunk) -> Status {
+        data.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+        return {};
+      }));
+      outcome.payloads.push_back(std::move(data));
+    }
+    return reader.finish();
+  };
+  if (auto status = run(); !status) {
+    outcome.error = status.error().describe();
+    outcome.code = status.error().code();
+  }
+  return outcome;
+}
+
+}  // namespace
+
+TEST_CASE("a signed bundle reads back payload by payload", "[bundle]") {
+  Bundle bundle;
+  auto outcome = read(tar(bundle.members));
+  INFO(outcome.error);
+  REQUIRE(outcome.error.empty());
+  REQUIRE(outcome.payloads.size() == 3);
+  CHECK(outcome.payloads[0] == bundle.root);  // decompressed
+  CHECK(outcome.payloads[1] == bundle.verity);
+  CHECK(outcome.payloads[2] == bundle.uki);
+}
+
+TEST_CASE("bad bundles are refused with what is wrong", "[bundle]") {
+  Bundle bundle;
+  auto with = [&](auto edit) {
+    auto members = bundle.members;
+    edit(members);
+    return read(tar(members));
+  };
+  auto expect = [](const Outcome& outcome, Errc code, const std::string& text) {
+    INFO(outcome.error);
+    CHECK(outcome.code == code);
+    CHECK_THAT(outcome.error, Catch::Contains(text));
+  };
+  expect(with([](auto& m) { m.erase(m.begin() + 1); }), Errc::invalid_input,
+         "member 'root.erofs.zst' where 'manifest.sig' belongs");
+  expect(with([](auto& m) { m.resize(1); }), Errc::crypto, "unsigned bundle");
+  // A manifest changed after signing: the signature no longer matches its bytes.
+  expect(with([](auto& m) { m[0].bytes.replace(m[0].bytes.find("2.0"), 3, "9.0"); }),
+         Errc::integrity, "manifest signature: signature does not match");
+  expect(with([](auto& m) { m[3].bytes[10] ^= 1; }), Errc::integrity,
+         "root.verity: sha256 differs from the signed manifest");
+  expect(with([](auto& m) { m[4].bytes += "x"; }), Errc::integrity, "uki.efi is larger than");
+  expect(with([](auto& m) { m[4].bytes.pop_back(); }), Errc::integrity, "uki.efi has 10 bytes");
+  expect(with([](auto& m) { std::swap(m[3], m[4]); }), Errc::invalid_input,
+         "member 'uki.efi' where 'root.verity' belongs");
+  expect(with([](auto& m) { m.insert(m.begin() + 3, m[2]); }), Errc::invalid_input,
+         "member 'root.erofs.zst' where 'root.verity' belongs");
+  expect(with([](auto& m) {
+           m.push_back({"extra", "x"});
+         }),
+         Errc::invalid_input, "where the archive should end");
+  expect(with([](auto& m) { m[3].name = "../root.verity"; }), Errc::invalid_input,
+         "is not a plain file name");
+  expect(with([](auto& m) { m[3].name = "dir/root.verity"; }), Errc::invalid_input,
+         "is not a plain file name");
+  expect(with([](auto& m) {
+           m[3] = {"root.verity", "", AE_IFLNK};
+         }),
+         Errc::invalid_input, "is not a regular file");
+  expect(with([](auto& m) {
+           m[3] = {"root.verity", "", AE_IFCHR};
+         }),
+         Errc::invalid_input, "is not a regular file");
+  expect(with([](auto& m) { m.resize(3); }), Errc::invalid_input, "payload root.verity missing");
+
+  auto whole = tar(bundle.members);
+  auto truncated = read(whole.substr(0, whole.size() / 2));
+  CHECK_FALSE(truncated.error.empty());
+  CHECK(truncated.payloads.size() < 3);
+}
+
+TEST_CASE("a signer outside the trust anchors or an expired one is refused", "[bundle]") {
+  Bundle bundle;
+  Pki other;
+  auto foreign = CmsVerifier::load(other.trust()).value();
+  auto outcome = read(tar(bundle.members), &foreign);
+  CHECK(outcome.code == Errc::crypto);
+  CHECK_THAT(outcome.error, Catch::Contains("manifest signature"));
+
+  auto later = CmsVerifier::load(pki().trust()).value();
+  later.set_time(std::chrono::system_clock::now() + 48h);
+  auto expired = read(tar(bundle.members), &later);
+  CHECK(expired.code == Errc::crypto);
+  CHECK_THAT(expired.error, Catch::Contains("expired"));
+}
