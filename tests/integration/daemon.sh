@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# cairn-update daemon on a private system bus: the documented interface is introspectable, the
+# CLI installs through it (Progress and Completed signals seen), properties follow, MarkGood
+# raises the floor, Rollback switches slots, SIGTERM stops it cleanly.
+source "$(dirname "$0")/lib.sh"
+: "${CAIRN_UPDATE:?}"
+work="$CAIRN_ITEST/daemon"
+rm -rf "$work" && mkdir -p "$work"
+cat > "$work/bus.conf" <<CONF
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$work/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/>
+  </policy>
+</busconfig>
+CONF
+dbus-daemon --config-file="$work/bus.conf" --fork --print-pid > "$work/bus.pid"
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/bus"
+pids=("$(cat "$work/bus.pid")")
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
+"$CAIRN_BUILD" bundle "$minimal_out/minimal/1.0.1" --keys "$keys_dir" --output "$work/v2.cairnb" 2>/dev/null
+cp --sparse=always "$minimal_dir/disk.img" "$work/disk.img"
+host=(--disk "$work/disk.img" --booted A --trust "$keys_dir/trust" --state "$work/state"
+      --machine-class x86_64-minimal)
+"$CAIRN_UPDATE" "${host[@]}" daemon 2> "$work/daemon.log" &
+daemon=$!
+pids+=("$daemon")
+for i in $(seq 100); do
+  busctl --system status org.cairn.Update1 >/dev/null 2>&1 && break
+  sleep 0.1
+done
+dbus-monitor --system "type='signal',interface='org.cairn.Update1'" > "$work/signals.txt" 2>&1 &
+pids+=("$!")
+sleep 0.3
+
+interface=$(busctl --system introspect org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1)
+for member in .Install .MarkGood .MarkBad .Rollback .SlotA .SlotB .Booted .Pending .SecurityFloor \
+              .LastResult .History .Progress .Completed; do
+  check_contains "introspection lists $member" "$interface" "$member"
+done
+prop() { busctl --system get-property org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1 "$1"; }
+check_eq "SlotA before" 's "1.0.0"' "$(prop SlotA)"
+check_eq "SlotB before" 's ""' "$(prop SlotB)"
+
+"$CAIRN_UPDATE" "${host[@]}" install "$work/v2.cairnb" --json > "$work/install.json"
+check_eq "the CLI's install went through: slot B, 1.0.1" "B 1.0.1" \
+  "$(jq -r '[.slot, .version] | join(" ")' "$work/install.json")"
+check_contains "… performed by the daemon (LastResult)" "$(prop LastResult)" "$work/v2.cairnb"
+check_eq "SlotB after" 's "1.0.1"' "$(prop SlotB)"
+check_eq "Pending" 's "B 1.0.1"' "$(prop Pending)"
+sleep 0.3
+check_contains "Progress signals seen" "$(cat "$work/signals.txt")" "member=Progress"
+check_contains "a Completed signal seen" "$(cat "$work/signals.txt")" "member=Completed"
+
+"$CAIRN_BUILD" bundle "$minimal_dir" --keys "$keys_dir" --output "$work/v1.cairnb" 2>/dev/null
+set +e
+out=$("$CAIRN_UPDATE" "${host[@]}" install "$work/v1.cairnb" 2>&1); code=$?
+set -e
+check_eq "the running version, refused by the daemon: exit 1 (its error kind kept)" 1 "$code"
+check_contains "… with the daemon's reason" "$out" "already running"
+
+"$CAIRN_UPDATE" "${host[@]}" mark-good
+check_eq "MarkGood raised the floor" "t 1" "$(prop SecurityFloor)"
+check_eq "… and nothing is pending" 's ""' "$(prop Pending)"
+
+history=$(busctl --system --json=short get-property org.cairn.Update1 /org/cairn/Update1 \
+          org.cairn.Update1 History | jq -r .data)
+check_eq "History: the install, then the refused one" "1.0.1:committed :install-failed" \
+  "$(jq -r '[.updates[] | .version + ":" + .outcome] | join(" ")' <<<"$history")"
+check_eq "… with the install's steps timed" "verify retire write check activate" \
+  "$(jq -r '[.updates[0].steps[].step] | join(" ")' <<<"$history")"
+check_contains "cairn-update history shows the refusal's reason" \
+  "$("$CAIRN_UPDATE" "${host[@]}" history)" "already running"
+
+check_eq "Rollback through the daemon switches the next boot to the other slot" 'ss "1.0.1" "B"' \
+  "$(busctl --system call org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1 Rollback)"
+check_eq "… by renaming entries: the running one is spent" "cairn_1.0.0+0-0.efi cairn_1.0.1+3-0.efi" \
+  "$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$work/disk.img@@1M" ::/EFI/Linux | sed 's|.*/||' | sort | xargs)"
+
+kill -TERM "$daemon"
+set +e
+wait "$daemon"; code=$?
+set -e
+check_eq "SIGTERM stops the daemon cleanly" 0 "$code"
+finish

@@ -1,0 +1,105 @@
+// Fakes for the updater's seams: an ESP that only keeps names, a service manager with canned
+// answers, a clock that jumps instead of sleeping, and checks that answer from a script.
+#pragma once
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+#include "updater/esp.hpp"
+#include "updater/health_window.hpp"
+#include "updater/service_manager.hpp"
+#include "updater/slots.hpp"
+
+namespace cairn::updater::testing {
+
+// Two slots whose GPT labels name versions `a` and `b` ("empty" for an empty slot).
+struct SlotsHolding : SlotLayout {
+  SlotsHolding(const std::string& a, const std::string& b) {
+    this->a = {.name = 'A',
+               .root = {.label = "cairn_" + a},
+               .verity = {.label = "cairn_" + a + "_verity"}};
+    this->b = {.name = 'B',
+               .root = {.label = "cairn_" + b},
+               .verity = {.label = "cairn_" + b + "_verity"}};
+  }
+};
+
+// An ESP that only keeps names, and can fail a rename on purpose.
+class FakeEsp final : public Esp {
+ public:
+  explicit FakeEsp(std::vector<std::string> names) : names_(std::move(names)) {}
+  Expected<std::vector<std::string>> list_entries() override { return names_; }
+  Status remove_entry(const std::string& name) override {
+    std::erase(names_, name);
+    return {};
+  }
+  Status install_entry(const std::filesystem::path&, const std::string& name) override {
+    names_.push_back(name);
+    return {};
+  }
+  Status rename_entry(const std::string& from, const std::string& to) override {
+    if (fail_on_ == from) return fail(Errc::io, "renaming " + from + ": injected");
+    std::ranges::replace(names_, from, to);
+    return {};
+  }
+  std::vector<std::string> names_;
+  std::string fail_on_;
+};
+
+class FakeServiceManager final : public ServiceManager {
+ public:
+  Expected<std::vector<std::string>> failed_units() override {
+    if (!reachable) return fail(Errc::unavailable, "no bus");
+    return failed;
+  }
+  Expected<std::string> active_state(const std::string& unit) override {
+    if (!reachable) return fail(Errc::unavailable, "no bus");
+    auto it = states.find(unit);
+    return it == states.end() ? std::string() : it->second;
+  }
+  Status reboot() override {
+    ++reboots;
+    return {};
+  }
+  bool reachable = true;
+  std::vector<std::string> failed;
+  std::map<std::string, std::string> states;
+  int reboots = 0;
+};
+
+class FakeClock final : public Clock {
+ public:
+  std::chrono::steady_clock::time_point now() override { return now_; }
+  void sleep_for(std::chrono::seconds duration) override {
+    now_ += duration;
+    slept += duration;
+  }
+  std::chrono::steady_clock::time_point now_{};
+  std::chrono::seconds slept{0};
+};
+
+// A check whose answer for round n (1-based) comes from `answer`.
+class ScriptedCheck final : public HealthCheck {
+ public:
+  ScriptedCheck(std::string name, bool required, std::function<bool(unsigned)> answer)
+      : name_(std::move(name)), required_(required), answer_(std::move(answer)) {}
+  const std::string& name() const override { return name_; }
+  bool required() const override { return required_; }
+  CheckResult run() override {
+    ++runs;
+    bool passed = answer_(runs);
+    return {.name = name_,
+            .required = required_,
+            .passed = passed,
+            .detail = passed ? "fine" : "broken in round " + std::to_string(runs)};
+  }
+  unsigned runs = 0;
+
+ private:
+  std::string name_;
+  bool required_;
+  std::function<bool(unsigned)> answer_;
+};
+
+}  // namespace cairn::updater::testing

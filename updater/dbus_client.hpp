@@ -1,0 +1,25 @@
+// The CLI's side of org.cairn.Update1: when the daemon runs, `cairn-update install` asks it
+// (one process owns the slots) and shows its Progress signals.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "common/progress.hpp"
+#include "updater/install.hpp"
+
+namespace cairn::updater {
+
+// True when org.cairn.Update1 has an owner on the system bus.
+bool daemon_available();
+
+// Calls Install(source) and feeds the daemon's Progress signals to `progress` until it answers.
+Expected<InstallResult> install_via_daemon(const std::string& source, Progress& progress);
+
+// Calls a method without arguments or results (MarkGood, MarkBad).
+Status call_daemon(const char* method);
+
+// Calls Rollback(): the slot and version the next boot starts.
+Expected<std::pair<char, std::string>> rollback_via_daemon();
+
+}  // namespace cairn::updater

@@ -1,0 +1,66 @@
+// Boot entries on the ESP, behind one seam: a mounted ESP on a host (/efi), or the ESP inside a
+// disk-image file reached with mtools (tests, offline preparation; the build machines cannot
+// mount vfat). Entries are Boot Loader Specification type-2 files EFI/Linux/cairn_<v>[+t[-d]].efi.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/process.hpp"
+
+namespace cairn::updater {
+
+class Esp {
+ public:
+  virtual ~Esp() = default;
+  // File names in EFI/Linux.
+  virtual Expected<std::vector<std::string>> list_entries() = 0;
+  virtual Status remove_entry(const std::string& name) = 0;
+  // Writes `file` as EFI/Linux/`name` so that a crash leaves either no entry or the whole one
+  // (temporary name, flush, rename, flush the directory).
+  virtual Status install_entry(const std::filesystem::path& file, const std::string& name) = 0;
+  // One atomic rename within EFI/Linux (boot counting and rollback change only names).
+  virtual Status rename_entry(const std::string& from, const std::string& to) = 0;
+};
+
+// The ESP mounted at `root` (e.g. /efi).
+class MountedEsp final : public Esp {
+ public:
+  explicit MountedEsp(std::filesystem::path root) : root_(std::move(root)) {}
+  Expected<std::vector<std::string>> list_entries() override;
+  Status remove_entry(const std::string& name) override;
+  Status install_entry(const std::filesystem::path& file, const std::string& name) override;
+  Status rename_entry(const std::string& from, const std::string& to) override;
+
+ private:
+  std::filesystem::path root_;
+};
+
+// The FAT file system at `offset` in the disk-image file `disk`, through mtools.
+class ImageEsp final : public Esp {
+ public:
+  ImageEsp(std::filesystem::path disk, std::uint64_t offset, ProcessRunner& runner)
+      : disk_(std::move(disk)), offset_(offset), runner_(runner) {}
+  Expected<std::vector<std::string>> list_entries() override;
+  Status remove_entry(const std::string& name) override;
+  Status install_entry(const std::filesystem::path& file, const std::string& name) override;
+  Status rename_entry(const std::string& from, const std::string& to) override;
+
+ private:
+  Command mtools(std::vector<std::string> argv) const;
+  std::filesystem::path disk_;
+  std::uint64_t offset_;
+  ProcessRunner& runner_;
+};
+
+// Entries that boot `version`: cairn_<version>.efi and cairn_<version>+…efi.
+bool entry_is_version(std::string_view entry, std::string_view version);
+// "cairn_<version>+3-0.efi": a new entry with three tries.
+std::string new_entry_name(std::string_view version);
+// "cairn_<version>+0-0.efi": an entry with no tries left, which systemd-boot sorts after every
+// other entry (still in the menu, never the default).
+std::string spent_entry_name(std::string_view version);
+
+}  // namespace cairn::updater

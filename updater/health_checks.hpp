@@ -1,0 +1,53 @@
+// The checks of the health observation window. Each runs once per round and answers passed or
+// failed with its evidence; a check that cannot even ask (bus gone) has failed too, since an
+// unobservable host is not a healthy one. Required checks roll an update back; wanted ones only
+// warn.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/process.hpp"
+#include "updater/service_manager.hpp"
+#include "updater/update_config.hpp"
+
+namespace cairn::updater {
+
+struct CheckResult {
+  std::string name;
+  bool required = true;
+  bool passed = false;
+  std::string detail;  // evidence: what failed, or a short "ok" summary
+};
+
+class HealthCheck {
+ public:
+  virtual ~HealthCheck() = default;
+  virtual const std::string& name() const = 0;
+  virtual bool required() const = 0;
+  virtual CheckResult run() = 0;
+};
+
+// No unit in the "failed" state (units listed in `ignored` excepted).
+std::unique_ptr<HealthCheck> failed_units_check(ServiceManager& manager,
+                                                std::vector<std::string> ignored = {});
+// `unit` is active; when it is not installed at all the check passes ("not installed").
+std::unique_ptr<HealthCheck> unit_active_check(ServiceManager& manager, std::string unit);
+// Every libvirt domain marked autostart (a link in `autostart_dir`) is running, asked with
+// `virsh list --state-running`. Without libvirt (no such directory) it passes.
+std::unique_ptr<HealthCheck> autostart_domains_check(ProcessRunner& runner,
+                                                     std::filesystem::path autostart_dir);
+// Runs an executable (killed after `timeout`): exit 0 passes; its last output line is the
+// evidence.
+std::unique_ptr<HealthCheck> executable_check(ProcessRunner& runner, std::filesystem::path file,
+                                              bool required, std::chrono::seconds timeout);
+
+// The configured set: failed units, libvirtd, autostart domains, then required.d/ and wanted.d/
+// executables in file-name order.
+std::vector<std::unique_ptr<HealthCheck>> configured_checks(const HealthConfig& config,
+                                                            ServiceManager& manager,
+                                                            ProcessRunner& runner);
+
+}  // namespace cairn::updater

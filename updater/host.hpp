@@ -1,0 +1,61 @@
+// The host cairn-update runs on (or the disk-image file it is pointed at): where the slots,
+// the ESP, the trust anchors and the state are, and which slot is running. Shared by the CLI
+// and the D-Bus daemon.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/progress.hpp"
+#include "updater/boot_assessment.hpp"
+#include "updater/install.hpp"
+#include "updater/rollback.hpp"
+#include "updater/update_config.hpp"
+
+namespace cairn::updater {
+
+struct HostOptions {
+  std::filesystem::path disk;
+  std::string booted;         // "A", "B", or empty: from the kernel command line
+  std::filesystem::path esp;  // mounted ESP; empty: /efi, or the ESP inside a disk-image file
+  std::filesystem::path trust = "/usr/share/cairn/trust";
+  std::filesystem::path state = "/var/lib/cairn";
+  std::string machine_class;      // empty: /usr/lib/cairn/machine-class
+  std::filesystem::path ca_file;  // extra CA for https bundle URLs
+};
+
+// The slot the running system booted: the root PARTUUID systemd-veritysetup opened.
+Expected<char> booted_slot(const SlotLayout& layout, const std::string& forced);
+Expected<std::string> machine_class(const HostOptions& host);
+
+// The disk holding the running root partition (from the kernel command line).
+Expected<std::filesystem::path> default_disk();
+
+// The ESP: the one given, the one inside a disk-image file, or /efi.
+std::unique_ptr<Esp> open_esp(const HostOptions& host, const SlotLayout& layout,
+                              ProcessRunner& runner);
+
+// The pending slot booted well: its security version becomes the anti-rollback floor and
+// nothing is pending any more.
+Status mark_good(const HostOptions& host);
+
+// The pending slot failed: its boot entries go (the firmware falls back to the running slot)
+// and nothing is pending any more.
+Status mark_bad(const HostOptions& host);
+
+// The next boot starts the other slot's version (see rollback.hpp); returns what changed.
+Expected<RollbackPlan> rollback(const HostOptions& host);
+
+// Installs the bundle at `source`: a file, "-" for stdin, or an http(s) URL (streamed).
+Expected<InstallResult> run_install(const std::string& source, const HostOptions& host,
+                                    Progress& progress);
+
+using RoundObserver = std::function<void(unsigned, const std::vector<CheckResult>&)>;
+
+// This boot's health assessment (cairn-health.service): the observation window of a pending
+// update and its commit or rollback, or one round of checks (boot_assessment.hpp).
+Expected<BootAssessment> run_health(const HostOptions& host, const UpdateConfig& config,
+                                    const RoundObserver& on_round);
+
+}  // namespace cairn::updater

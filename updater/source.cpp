@@ -1,0 +1,142 @@
+#include "updater/source.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace cairn::updater {
+
+bool is_url(std::string_view source) {
+  return source.starts_with("http://") || source.starts_with("https://");
+}
+
+// One transfer on its own thread. The write callback blocks on the socket while the reader is
+// busy (back-pressure); when the reader hangs up early the callback aborts the transfer.
+class BundleSource::Download {
+ public:
+  Download(std::string url, const SourceOptions& options, UniqueFd writer)
+      : url_(std::move(url)), options_(options), writer_(std::move(writer)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Download() { stop(); }
+
+  // Hangs up on the transfer (if still running) and waits for the thread.
+  void stop() {
+    if (!thread_.joinable()) return;
+    reader_gone_ = true;
+    if (reader_) ::shutdown(reader_, SHUT_RDWR);
+    thread_.join();
+  }
+  void watch_reader(int fd) { reader_ = fd; }
+
+  // The transfer's own failure; none when it succeeded or was stopped by us.
+  std::optional<Error> error() const { return error_; }
+
+ private:
+  static size_t write(char* data, size_t size, size_t count, void* self_ptr) {
+    auto* self = static_cast<Download*>(self_ptr);
+    size_t total = size * count;
+    size_t done = 0;
+    while (done < total) {
+      ssize_t sent = ::send(self->writer_.get(), data + done, total - done, MSG_NOSIGNAL);
+      if (sent < 0 && errno == EINTR) continue;
+      if (sent <= 0) {
+        self->reader_gone_ = true;
+        return 0;  // CURLE_WRITE_ERROR: the reader stopped, not the server
+      }
+      done += static_cast<size_t>(sent);
+    }
+    return total;
+  }
+
+  void run() {
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
+    if (!curl) {
+      error_ = Error(Errc::internal, "curl_easy_init failed");
+      writer_.reset();
+      return;
+    }
+    char message[CURL_ERROR_SIZE] = {};
+    CURL* c = curl.get();
+    curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_seconds);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options_.stall_timeout_seconds);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, message);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "cairn-update");
+    if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Download::write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, this);
+    CURLcode code = curl_easy_perform(c);
+    writer_.reset();  // the reader sees the end of the stream
+    if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && reader_gone_)) return;
+    std::string detail = message[0] ? message : curl_easy_strerror(code);
+    Errc kind = code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE
+                    ? Errc::crypto
+                : code == CURLE_HTTP_RETURNED_ERROR ? Errc::not_found
+                                                    : Errc::unavailable;
+    error_ = Error(kind, "downloading " + url_ + ": " + detail);
+  }
+
+  std::string url_;
+  SourceOptions options_;
+  UniqueFd writer_;
+  std::atomic<int> reader_ = 0;
+  std::atomic<bool> reader_gone_ = false;
+  std::optional<Error> error_;
+  std::thread thread_;
+};
+
+Expected<BundleSource> BundleSource::open(const std::string& source, const SourceOptions& options) {
+  BundleSource out;
+  out.name_ = source == "-" ? "stdin" : source;
+  if (source == "-") return out;
+  if (!is_url(source)) {
+    out.file_ = CAIRN_TRY(open_file(source, O_RDONLY));
+    return out;
+  }
+  static std::once_flag curl_ready;
+  std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return fail_errno("socketpair for " + source, errno);
+  }
+  out.file_ = UniqueFd(pair[0]);
+  out.download_ = std::make_unique<Download>(source, options, UniqueFd(pair[1]));
+  out.download_->watch_reader(pair[0]);
+  return out;
+}
+
+BundleSource::BundleSource(BundleSource&&) noexcept = default;
+BundleSource& BundleSource::operator=(BundleSource&&) noexcept = default;
+BundleSource::~BundleSource() = default;
+
+int BundleSource::fd() const { return file_ ? file_.get() : STDIN_FILENO; }
+
+Error BundleSource::explain(Error error) {
+  if (!download_) return error;
+  download_->stop();
+  if (auto download_error = download_->error()) return *download_error;
+  return error;
+}
+
+Status BundleSource::finish() {
+  if (!download_) return {};
+  download_->stop();
+  return {};
+}
+
+}  // namespace cairn::updater
