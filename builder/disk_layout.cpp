@@ -4,7 +4,7 @@
 #include <regex>
 #include <set>
 
-#include "builder/toml_reader.hpp"
+#include "common/toml_reader.hpp"
 #include "common/verity.hpp"
 
 namespace cairn::builder {

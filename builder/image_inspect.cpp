@@ -15,14 +15,6 @@ namespace {
 
 constexpr const char* kEspType = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
 
-std::string section_text(const std::string& bytes, const PeImage& pe, std::string_view name) {
-  const PeSection* section = pe.find(name);
-  if (!section || section->raw_offset >= bytes.size()) return {};
-  std::string text =
-      bytes.substr(section->raw_offset, std::min(section->virtual_size, section->raw_size));
-  return text.substr(0, text.find('\0'));
-}
-
 std::string field(const std::string& text, std::string_view key, char separator) {
   std::istringstream stream(text);
   for (std::string token; std::getline(stream, token, separator);) {
@@ -37,6 +29,14 @@ std::string field(const std::string& text, std::string_view key, char separator)
 }
 
 }  // namespace
+
+std::string pe_section_text(const std::string& bytes, const PeImage& pe, std::string_view name) {
+  const PeSection* section = pe.find(name);
+  if (!section || section->raw_offset >= bytes.size()) return {};
+  std::string text =
+      bytes.substr(section->raw_offset, std::min(section->virtual_size, section->raw_size));
+  return text.substr(0, text.find('\0'));
+}
 
 bool ImageReport::all_valid() const {
   for (const auto& entry : entries) {
@@ -106,8 +106,8 @@ Expected<ImageReport> inspect_disk_image(const fs::path& image, const fs::path& 
                          "reading " + file + " from the ESP"));
     auto bytes = CAIRN_TRY(read_file(local));
     auto pe = CAIRN_TRY(read_pe(local));
-    entry.version = field(section_text(bytes, pe, ".osrel"), "IMAGE_VERSION=", '\n');
-    entry.root_hash = field(section_text(bytes, pe, ".cmdline"), "roothash=", ' ');
+    entry.version = field(pe_section_text(bytes, pe, ".osrel"), "IMAGE_VERSION=", '\n');
+    entry.root_hash = field(pe_section_text(bytes, pe, ".cmdline"), "roothash=", ' ');
     entry.signature = db_cert.empty()                                ? "unchecked"
                       : verify_efi_signature(local, db_cert, runner) ? "valid"
                                                                      : "invalid";

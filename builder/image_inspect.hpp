@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/gpt.hpp"
+#include "common/pe.hpp"
 #include "common/process.hpp"
 
 namespace cairn::builder {
@@ -29,6 +30,9 @@ struct ImageReport {
   bool all_valid() const;
   nlohmann::json to_json() const;
 };
+
+// The text of section `name` of a PE file's bytes, up to its first NUL ("" when absent).
+std::string pe_section_text(const std::string& bytes, const PeImage& pe, std::string_view name);
 
 // `db_cert` may be empty: signatures are then "unchecked".
 Expected<ImageReport> inspect_disk_image(const std::filesystem::path& image,

@@ -5,48 +5,24 @@
 #include <ctime>
 #include <iostream>
 
+#include "builder/audit/audit.hpp"
+#include "builder/bundle.hpp"
 #include "builder/history.hpp"
 #include "builder/image_inspect.hpp"
 #include "builder/keys.hpp"
 #include "builder/pipeline.hpp"
 #include "builder/terminal_progress.hpp"
+#include "common/cli_errors.hpp"
 #include "common/cms.hpp"
+#include "common/fs.hpp"
 
 namespace {
 
 using namespace cairn;
 using namespace cairn::builder;
 
-// Exit codes (documented in README): 0 ok, 1 bad input, 2 usage, 3 environment (not root, no
-// space, missing tool or key), 4 a build step failed, 5 verification failed.
-int exit_code_for(const Error& error) {
-  switch (error.code()) {
-    case Errc::invalid_input:
-      return 1;
-    case Errc::not_found:
-      return 1;
-    case Errc::permission:
-    case Errc::no_space:
-    case Errc::unavailable:
-    case Errc::busy:
-      return 3;
-    case Errc::integrity:
-    case Errc::crypto:
-      return 5;
-    default:
-      return 4;
-  }
-}
-
 int report_error(const Error& error, bool json) {
-  if (json) {
-    nlohmann::json out = {
-        {"ok", false},
-        {"error", {{"code", std::string(errc_name(error.code()))}, {"message", error.describe()}}}};
-    std::cout << out.dump(2) << "\n";
-  }
-  std::fprintf(stderr, "cairn-build: error: %s\n", error.describe().c_str());
-  return exit_code_for(error);
+  return cairn::report_error("cairn-build", error, json);
 }
 
 // $SOURCE_DATE_EPOCH, else the time of the project's last git commit (so two builds of the same
@@ -120,6 +96,37 @@ int run_inspect(const std::string& target, const std::filesystem::path& out,
   return report->signature_state == "invalid" ? 5 : 0;
 }
 
+Expected<BundleResult> make_bundle(const std::filesystem::path& build_dir,
+                                   const std::filesystem::path& output,
+                                   const std::filesystem::path& keys_dir, Progress& progress) {
+  auto keys = CAIRN_TRY(load_build_keys(keys_dir));
+  auto signer = CAIRN_TRY(CmsSigner::load(keys.signing_key, keys.signing_cert));
+  return write_bundle({.build_dir = build_dir, .output = output}, signer, progress);
+}
+
+// `cairn-build audit`: the table on stdout (or JSON with --json), the report to a file; exit 5
+// when a required control point fails.
+int run_audit_command(const audit::AuditOptions& options, const std::filesystem::path& report_file,
+                      bool json, ProcessRunner& runner) {
+  auto report = audit::audit_path(options, runner);
+  if (!report) return report_error(report.error(), json);
+  auto document = report->to_json();
+  if (!report_file.empty()) {
+    auto written = write_file_atomic(report_file, document.dump(2) + "\n");
+    if (!written) return report_error(written.error(), json);
+  }
+  if (json) {
+    std::cout << document.dump(2) << "\n";
+  } else {
+    std::cout << report->table();
+  }
+  if (report->passed()) return 0;
+  std::string failed;
+  for (const auto& id : report->failed_controls()) failed += " " + id;
+  std::fprintf(stderr, "cairn-build: audit failed: control points%s\n", failed.c_str());
+  return 5;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,7 +183,43 @@ int main(int argc, char** argv) {
   diff_cmd->add_option("-o,--out", inspect_out, "output directory holding repo/")
       ->capture_default_str();
 
+  std::filesystem::path bundle_build, bundle_output, bundle_keys = "out/keys";
+  auto* bundle_cmd =
+      app.add_subcommand("bundle", "make a signed update bundle from a finished build");
+  bundle_cmd->add_option("build", bundle_build, "build directory (out/<recipe>/<version>)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  bundle_cmd->add_option("-k,--keys", bundle_keys, "key directory (signing.key, signing.crt)")
+      ->capture_default_str();
+  bundle_cmd->add_option("--output", bundle_output, "bundle file")
+      ->default_str("<build>/<recipe>_<version>.cairnb");
+
+  audit::AuditOptions audit_options{.hardening_dir = data_dir() / "hardening"};
+  std::string audit_cmdline;
+  std::filesystem::path audit_report = "compliance.json";
+  auto* audit_cmd = app.add_subcommand(
+      "audit", "check an image, a root tree or this host (/) against its hardening profile");
+  audit_cmd
+      ->add_option("target", audit_options.target,
+                   "build directory (out/<recipe>/<version>), root file system tree, or /")
+      ->required();
+  audit_cmd->add_option("-p,--profile", audit_options.profile,
+                        "hardening profile (default: the one the image records)");
+  audit_cmd->add_option("--cmdline", audit_cmdline,
+                        "kernel command line a bare tree boots with (default: unknown, those "
+                        "checks are skipped)");
+  audit_cmd->add_option("-r,--report", audit_report, "write compliance.json here ('' for none)")
+      ->capture_default_str();
+  audit_cmd->add_option("--live-root", audit_options.live_root,
+                        "a host's /proc and /sys files copied here: audit TARGET (the build "
+                        "directory of the image it runs) with that host's live kernel state");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (audit_cmd->parsed()) {
+    if (!audit_cmdline.empty()) audit_options.cmdline = audit_cmdline;
+    return run_audit_command(audit_options, audit_report, json, runner);
+  }
 
   TerminalProgress progress(stderr, verbose, false);
   if (build_cmd->parsed()) {
@@ -187,6 +230,22 @@ int main(int argc, char** argv) {
     if (!result) return report_error(result.error(), json);
     if (json) std::cout << result->to_json().dump(2) << "\n";
     print_build_summary(*result);
+    return 0;
+  }
+  if (bundle_cmd->parsed()) {
+    auto bundle = make_bundle(bundle_build, bundle_output, bundle_keys, progress);
+    if (!bundle) return report_error(bundle.error(), json);
+    if (json) {
+      std::cout << nlohmann::json{{"path", bundle->path.string()},
+                                  {"size", bundle->size},
+                                  {"manifest", nlohmann::json::parse(to_json(bundle->manifest))}}
+                       .dump(2)
+                << "\n";
+    }
+    std::fprintf(stderr, "Bundle %s %s (security version %llu): %s, %.1f MiB\n",
+                 bundle->manifest.name.c_str(), bundle->manifest.version.c_str(),
+                 static_cast<unsigned long long>(bundle->manifest.security_version),
+                 bundle->path.c_str(), static_cast<double>(bundle->size) / (1 << 20));
     return 0;
   }
   if (inspect_cmd->parsed()) return run_inspect(target, inspect_out, inspect_keys, json, runner);

@@ -5,12 +5,16 @@
 #include <unistd.h>
 
 #include "builder/apt_sources.hpp"
+#include "builder/audit/controls.hpp"
 #include "builder/disk_layout.hpp"
 #include "builder/hardening_profile.hpp"
 #include "builder/keys.hpp"
+#include "builder/stages/audit_image.hpp"
 #include "builder/stages/commit.hpp"
 #include "builder/stages/customize.hpp"
 #include "builder/stages/disk_image.hpp"
+#include "builder/stages/harden.hpp"
+#include "builder/stages/host_agent.hpp"
 #include "builder/stages/rootfs.hpp"
 #include "builder/stages/slot_image.hpp"
 #include "builder/stages/uki.hpp"
@@ -49,8 +53,8 @@ bool stop_here(const BuildOptions& options, std::string_view stage) {
 }  // namespace
 
 const std::vector<std::string>& stage_names() {
-  static const std::vector<std::string> kNames = {"rootfs", "customize", "commit",  "slot",
-                                                  "uki",    "disk",      "finalize"};
+  static const std::vector<std::string> kNames = {"rootfs", "customize", "audit", "commit",
+                                                  "slot",   "uki",       "disk",  "finalize"};
   return kNames;
 }
 
@@ -58,6 +62,7 @@ nlohmann::json BuildResult::to_json() const {
   nlohmann::json out = {{"recipe", recipe},
                         {"version", version},
                         {"machine_class", machine_class},
+                        {"security_version", security_version},
                         {"commit", commit},
                         {"ref", ref},
                         {"root_hash", root_hash},
@@ -130,7 +135,9 @@ Expected<std::string> recipe_digest(const Recipe& recipe, const std::vector<fs::
 }
 
 // editor no: nobody at the console may edit the signed command line.
-// secure-boot-enroll force: a machine in setup mode enrolls loader/keys/cairn on first boot.
+// secure-boot-enroll force: firmware in setup mode gets loader/keys/auto enrolled on first boot
+// (systemd-boot enrolls only a directory named "auto" without asking), then resets into user
+// mode, where only images signed by the db key run.
 constexpr std::string_view kLoaderConf = "timeout 3\neditor no\nsecure-boot-enroll force\n";
 
 Expected<Artifact> describe_artifact(std::string role, const fs::path& path) {
@@ -180,13 +187,17 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
   auto recipe = CAIRN_TRY(load_recipe(options.recipe));
   CAIRN_CHECK(require_root());
   HardeningProfile profile;
+  audit::ControlCatalogue catalogue;
   std::vector<fs::path> inputs = {recipe.file};
   if (!recipe.hardening_profile.empty()) {
     profile = CAIRN_TRY(load_hardening_profile(data_dir() / "hardening", recipe.hardening_profile));
+    catalogue = CAIRN_TRY(audit::load_control_catalogue(data_dir() / "hardening/controls"));
+    CAIRN_CHECK(audit::check_profile_controls(profile, catalogue));
     for (const auto& name : profile.chain) {
       inputs.push_back(data_dir() / "hardening" / (name + ".toml"));
     }
   }
+  auto hardening_vars = hardening_variables(recipe);
   fs::path layout_file = data_dir() / "images" / (recipe.disk_layout + ".toml");
   inputs.push_back(layout_file);
   auto layout = CAIRN_TRY(with_context(load_disk_layout(layout_file, recipe.disk),
@@ -203,6 +214,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
   BuildResult result{.recipe = recipe.name,
                      .version = recipe.version,
                      .machine_class = recipe.machine_class,
+                     .security_version = recipe.security_version,
                      .ref = "cairn/" + recipe.name + "/" + recipe.arch,
                      .source_date_epoch = options.source_date_epoch};
   auto work = CAIRN_TRY(TempDir::create(options.out_dir, ".build-" + recipe.name + "-"));
@@ -223,24 +235,50 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
   result.rootfs_from_cache = rootfs.from_cache;
   if (stop_here(options, "rootfs")) return result;
 
-  CustomizeInput customize_input{
-      .base_tree = rootfs.tree,
-      .work_dir = work.path(),
-      .overlay = recipe.overlay,
-      .users = recipe.users,
-      .sysctl_conf = profile.settings.empty() ? "" : profile.sysctl_conf(),
-      .enable_units = recipe.enable_units,
-      .initrd_drivers = recipe.initrd_drivers,
-      .image_name = recipe.name,
-      .image_version = recipe.version,
-      .source_date_epoch = options.source_date_epoch};
-  auto custom = CAIRN_TRY(run_stage("customize", result, progress, [&] {
-    return customize_tree(customize_input, runner, progress);
-  }));
+  CustomizeInput customize_input{.base_tree = rootfs.tree,
+                                 .work_dir = work.path(),
+                                 .overlay = recipe.overlay,
+                                 .users = recipe.users,
+                                 .profile = recipe.hardening_profile.empty() ? nullptr : &profile,
+                                 .hardening_vars = hardening_vars,
+                                 .enable_units = recipe.enable_units,
+                                 .initrd_drivers = recipe.initrd_drivers,
+                                 .image_name = recipe.name,
+                                 .image_version = recipe.version,
+                                 .source_date_epoch = options.source_date_epoch};
+  auto custom =
+      CAIRN_TRY(run_stage("customize", result, progress, [&]() -> Expected<CustomizeOutput> {
+        auto output = CAIRN_TRY(customize_tree(customize_input, runner, progress));
+        progress.stage_detail("customize", "host agent (cairn-update, trust anchors)");
+        CAIRN_CHECK(install_host_agent({.trust_dir = keys.trust_dir,
+                                        .machine_class = recipe.machine_class,
+                                        .update_binary = find_update_binary(),
+                                        .dist_dir = data_dir() / "updater/dist"},
+                                       output.tree));
+        return output;
+      }));
   result.kernel_version = custom.kernel_version;
   if (stop_here(options, "customize")) {
+    result.output_dir = work.path();  // before keep(), which forgets the path
     work.keep();
-    result.output_dir = work.path();
+    return result;
+  }
+
+  // The image must pass its own profile before it is committed: a failed required check fails
+  // the build, and nothing reaches out/.
+  std::optional<audit::ComplianceReport> compliance;
+  CAIRN_CHECK(run_stage("audit", result, progress, [&]() -> Status {
+    if (recipe.hardening_profile.empty()) return {};
+    compliance = CAIRN_TRY(audit_image_tree({.profile = profile,
+                                             .catalogue = catalogue,
+                                             .recipe = recipe,
+                                             .tree = custom.tree,
+                                             .vars = hardening_vars}));
+    return {};
+  }));
+  if (stop_here(options, "audit")) {
+    result.output_dir = work.path();  // before keep(), which forgets the path
+    work.keep();
     return result;
   }
 
@@ -307,9 +345,9 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     EspContents esp{.files = {{"EFI/BOOT/BOOTX64.EFI", boot_efi},
                               {"EFI/systemd/systemd-bootx64.efi", boot_efi},
                               {"loader/loader.conf", work.path() / "loader.conf"},
-                              {"loader/keys/cairn/PK.auth", keys.pk_auth},
-                              {"loader/keys/cairn/KEK.auth", keys.kek_auth},
-                              {"loader/keys/cairn/db.auth", keys.db_auth},
+                              {"loader/keys/auto/PK.auth", keys.pk_auth},
+                              {"loader/keys/auto/KEK.auth", keys.kek_auth},
+                              {"loader/keys/auto/db.auth", keys.db_auth},
                               // Boot counting: three tries, then systemd-boot falls back.
                               {"EFI/Linux/cairn_" + recipe.version + "+3-0.efi", uki_path}}};
     return build_disk_image({.disk = disk,
@@ -328,12 +366,19 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     std::string packages;
     for (const auto& package : custom.packages) packages += package + "\n";
     CAIRN_CHECK(write_file_atomic(artifacts / "packages.txt", packages));
-    for (const auto& [role, name] :
-         std::vector<std::pair<std::string, std::string>>{{"disk-image", "disk.img"},
-                                                          {"slot-root", "root.erofs"},
-                                                          {"slot-verity", "root.verity"},
-                                                          {"uki", uki_path.filename().string()},
-                                                          {"packages", "packages.txt"}}) {
+    std::vector<std::pair<std::string, std::string>> listed = {
+        {"disk-image", "disk.img"},
+        {"slot-root", "root.erofs"},
+        {"slot-verity", "root.verity"},
+        {"uki", uki_path.filename().string()},
+        {"packages", "packages.txt"}};
+    if (compliance) {
+      // The report the build proved, signed like the commit (detached CMS).
+      CAIRN_CHECK(write_compliance(*compliance, recipe, signer, artifacts));
+      listed.emplace_back("compliance", "compliance.json");
+      listed.emplace_back("compliance-sig", "compliance.json.sig");
+    }
+    for (const auto& [role, name] : listed) {
       auto artifact = CAIRN_TRY(describe_artifact(role, artifacts / name));
       artifact.path = final_dir / name;
       result.artifacts.push_back(std::move(artifact));
@@ -343,6 +388,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     json["commit_signed"] = commit.is_signed;
     json["tree"] = commit.tree_checksum;
     json["package_count"] = custom.packages.size();
+    json["hardening_profile"] = recipe.hardening_profile;
     CAIRN_CHECK(write_file_atomic(artifacts / "build.json", json.dump(2) + "\n"));
     progress.stage_detail("finalize", "waiting for the commit to reach " + repo.string());
     CAIRN_CHECK(commit.archived.get());

@@ -39,6 +39,7 @@ struct Artifact {
 
 struct BuildResult {
   std::string recipe, version, machine_class;
+  std::uint64_t security_version = 1;
   std::string commit, ref, root_hash, kernel_version;
   std::int64_t source_date_epoch = 0;
   bool rootfs_from_cache = false;

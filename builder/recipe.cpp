@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <regex>
 
-#include "builder/toml_reader.hpp"
+#include "common/toml_reader.hpp"
 
 #ifndef CAIRN_SOURCE_DIR
 #define CAIRN_SOURCE_DIR ""
@@ -42,6 +42,13 @@ Status read_image(TableReader& top, Recipe& recipe) {
   }
   recipe.machine_class =
       CAIRN_TRY(image.optional_string("machine_class")).value_or(recipe.arch + "-" + recipe.name);
+  if (auto security = CAIRN_TRY(image.optional_integer("security_version"))) {
+    if (*security < 0) {
+      return fail(Errc::invalid_input, image.where("security_version") +
+                                           "'image.security_version' must not be negative");
+    }
+    recipe.security_version = static_cast<std::uint64_t>(*security);
+  }
   return image.finish();
 }
 
@@ -99,6 +106,12 @@ Status read_users(TableReader& top, Recipe& recipe) {
                                            "' must hold at least one SSH public key");
     }
     admin.groups = CAIRN_TRY(user.string_array("groups"));
+    admin.role = CAIRN_TRY(user.optional_string("role")).value_or("admin");
+    if (admin.role != "admin" && admin.role != "operator") {
+      return fail(Errc::invalid_input, user.where("role") + "'" + user.qualified("role") +
+                                           "' = \"" + admin.role +
+                                           "\" is not a role: use \"admin\" or \"operator\"");
+    }
     CAIRN_CHECK(user.finish());
     recipe.users.push_back(std::move(admin));
   }
@@ -170,6 +183,23 @@ Expected<Recipe> load_recipe(const fs::path& path) {
   recipe.kernel_cmdline = CAIRN_TRY(kernel.string_array("cmdline"));
   recipe.initrd_drivers = CAIRN_TRY(kernel.string_array("initrd_drivers"));
   CAIRN_CHECK(kernel.finish());
+
+  const toml::table* network_table = CAIRN_TRY(top.optional_table("network"));
+  TableReader network(*network_table, path, "network");
+  recipe.admin_interface = CAIRN_TRY(network.optional_string("admin_interface")).value_or("");
+  if (!recipe.admin_interface.empty()) {
+    // nftables' iifname: a kernel interface name (at most 15 characters), '*' as a last wildcard.
+    CAIRN_CHECK(check_pattern(network, "admin_interface", recipe.admin_interface,
+                              std::regex("[A-Za-z0-9_.-]{1,14}[A-Za-z0-9_.*-]?"),
+                              "use an interface name such as \"eno1\" or \"admin0\""));
+  }
+  CAIRN_CHECK(network.finish());
+
+  const toml::table* virt_table = CAIRN_TRY(top.optional_table("virtualization"));
+  TableReader virt(*virt_table, path, "virtualization");
+  recipe.migration = CAIRN_TRY(virt.optional_bool("migration")).value_or(false);
+  recipe.nested_virtualization = CAIRN_TRY(virt.optional_bool("nested")).value_or(false);
+  CAIRN_CHECK(virt.finish());
 
   const toml::table* systemd_table = CAIRN_TRY(top.optional_table("systemd"));
   TableReader systemd(*systemd_table, path, "systemd");

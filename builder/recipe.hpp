@@ -2,6 +2,7 @@
 // everything up front so a build never fails half-way on a typo.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -15,6 +16,9 @@ struct AdminUser {
   std::string name;
   std::vector<std::string> ssh_keys;  // authorized_keys lines; never a password
   std::vector<std::string> groups;    // supplementary groups (must exist in the image)
+  // "admin": host administrator (group cairn-admin, sudo); "operator": VM operator (group
+  // cairn-vm-operator: runs and looks at domains through libvirt, no sudo) — DAT-NT-011 R7.
+  std::string role = "admin";
 };
 
 struct DiskSizes {  // overrides of the layout's sizes, as written ("2G", "512M")
@@ -28,6 +32,9 @@ struct Recipe {
   std::string description;
   std::string arch = "x86_64";
   std::string machine_class;  // bundles must match it; default "<arch>-<name>"
+  // Anti-rollback floor carried by this image's update bundles: hosts refuse bundles below the
+  // highest they have installed. Raise it with every security fix. Default 1.
+  std::uint64_t security_version = 1;
 
   // [debian]
   std::string suite = "bookworm";
@@ -43,6 +50,14 @@ struct Recipe {
   std::vector<std::string> kernel_cmdline;  // extra parameters, after the profile's
   std::vector<std::string> initrd_drivers;  // extra kernel modules for dracut
   std::vector<std::string> enable_units;    // systemd units to enable
+
+  // [network] admin_interface: the one interface sshd (and libvirt's remote access over SSH)
+  // is reachable on; the hardening profile's firewall denies everything else. Empty: none named.
+  std::string admin_interface;
+  // [virtualization]: DAT-NT-011 R3 wants live migration off unless it is needed; nested
+  // virtualization gives guests the host's VMX/SVM and is off unless the recipe needs it.
+  bool migration = false;
+  bool nested_virtualization = false;
 };
 
 // Loads and validates a recipe. Relative paths in it are relative to the recipe's directory.

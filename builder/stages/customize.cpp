@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "builder/chroot.hpp"
+#include "builder/stages/harden.hpp"
 #include "common/fs.hpp"
 
 namespace cairn::builder {
@@ -48,11 +49,14 @@ Status add_users(ProcessRunner& runner, const CustomizeInput& input, const fs::p
   // Root stays locked: no password, no key. Administrators log in with their own keys.
   CAIRN_CHECK(with_context(in_tree({"usermod", "-p", "!*", "root"}), "locking root"));
   if (input.users.empty()) return {};
-  CAIRN_CHECK(with_context(in_tree({"groupadd", "-f", "--system", "cairn-admin"}),
-                           "creating group cairn-admin"));
+  // The two roles of DAT-NT-011 R7: the hardening profile's libvirt ACL and sshd name them.
+  for (const char* group : {"cairn-admin", "cairn-vm-operator"}) {
+    CAIRN_CHECK(with_context(in_tree({"groupadd", "-f", "--system", group}),
+                             std::string("creating group ") + group));
+  }
   std::string tmpfiles = "d /var/home 0755 root root -\n";
   for (const auto& user : input.users) {
-    std::string groups = "cairn-admin";
+    std::string groups = user.role == "operator" ? "cairn-vm-operator" : "cairn-admin";
     for (const auto& group : user.groups) groups += "," + group;
     CAIRN_CHECK(with_context(
         in_tree({"useradd", "--no-create-home", "--home-dir", "/var/home/" + user.name, "--shell",
@@ -80,14 +84,21 @@ Status remove_host_identity(const fs::path& tree) {
   for (const auto& entry : fs::directory_iterator(tree / "etc/ssh", ec)) {
     if (entry.path().filename().string().starts_with("ssh_host_")) fs::remove(entry.path(), ec);
   }
-  CAIRN_CHECK(write_text(tree / "etc/machine-id", ""));  // systemd: "uninitialized", first boot
+  // The machine-id identifies one host, so it lives on /var (mounted by the initrd): PID 1 creates
+  // it through this link on first boot and finds it again on every later boot, whichever slot.
+  fs::remove(tree / "etc/machine-id", ec);
+  fs::create_symlink("../var/machine-id", tree / "etc/machine-id", ec);
+  if (ec) return fail(Errc::io, "linking /etc/machine-id to /var: " + ec.message());
   fs::remove(tree / "var/lib/dbus/machine-id", ec);
+  // etc/hostname: mmdebstrap copies the build machine's name; without the file a host takes its
+  // name from DHCP, else "localhost".
   for (const char* path :
-       {"var/lib/systemd/random-seed", "var/cache/ldconfig/aux-cache", "etc/.pwd.lock",
-        "etc/passwd-", "etc/group-", "etc/shadow-", "etc/gshadow-", "etc/subuid-", "etc/subgid-",
-        "var/lib/dpkg/status-old", "var/lib/dpkg/diversions-old", "var/lib/dpkg/statoverride-old",
-        "var/cache/debconf/config.dat-old", "var/cache/debconf/templates.dat-old",
-        "var/log/dpkg.log", "var/log/alternatives.log", "var/log/bootstrap.log"}) {
+       {"etc/hostname", "var/lib/systemd/random-seed", "var/cache/ldconfig/aux-cache",
+        "etc/.pwd.lock", "etc/passwd-", "etc/group-", "etc/shadow-", "etc/gshadow-", "etc/subuid-",
+        "etc/subgid-", "var/lib/dpkg/status-old", "var/lib/dpkg/diversions-old",
+        "var/lib/dpkg/statoverride-old", "var/cache/debconf/config.dat-old",
+        "var/cache/debconf/templates.dat-old", "var/log/dpkg.log", "var/log/alternatives.log",
+        "var/log/bootstrap.log"}) {
     fs::remove(tree / path, ec);
   }
   // Device nodes: devtmpfs provides /dev at boot, and OSTree cannot store them.
@@ -135,18 +146,33 @@ Expected<std::vector<std::string>> installed_packages(ProcessRunner& runner, con
   return packages;
 }
 
+// /var is mounted by the initrd (x-initrd.mount in fstab), so that PID 1 finds the host's
+// persistent machine-id there; on first boot the initrd formats and grows the empty partition.
+constexpr const char* kInitrdVarTools =
+    "/usr/lib/systemd/systemd-makefs /usr/lib/systemd/systemd-growfs "
+    "/usr/lib/systemd/system/systemd-makefs@.service "
+    "/usr/lib/systemd/system/systemd-growfs@.service "
+    "/usr/sbin/mkfs.ext4 /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/fsck.ext4 /etc/mke2fs.conf";
+
 Status build_initrd(ProcessRunner& runner, const CustomizeInput& input, const fs::path& tree,
                     const std::string& kver, Progress& progress) {
   std::string drivers = "erofs dm_verity";
   for (const auto& driver : input.initrd_drivers) drivers += " " + driver;
   std::string target = "/usr/lib/modules/" + kver + "/initrd";
+  // systemd-pcrphase measures the boot phases into PCR 11 (attestation predicts them); dracut's
+  // tpm2-tss module needs the TSS libraries and tpm2-tools, so only images that carry them get it.
+  std::string modules = "systemd-veritysetup";
+  if (fs::exists(tree / "usr/lib/x86_64-linux-gnu/libtss2-esys.so.0") &&
+      fs::exists(tree / "usr/bin/tpm2")) {
+    modules += " systemd-pcrphase tpm2-tss";
+  }
   // zstd level 3 on all cores: dracut's default (-15, one thread) takes 2.7x as long for an
   // initrd 13 % smaller — not worth it for a file that lives inside a signed UKI.
   Command command =
       chroot_command(tree,
                      {"dracut", "--reproducible", "--no-hostonly", "--force", "--quiet",
-                      "--compress", "zstd -3 -T0", "--add", "systemd-veritysetup", "--add-drivers",
-                      drivers, "--kver", kver, target},
+                      "--compress", "zstd -3 -T0", "--add", modules, "--install", kInitrdVarTools,
+                      "--add-drivers", drivers, "--kver", kver, target},
                      input.source_date_epoch);
   command.on_stderr_line = [&](std::string_view line) { progress.stage_detail(kStage, line); };
   CAIRN_CHECK(run_step(runner, command, "building the initrd with dracut"));
@@ -248,9 +274,9 @@ Expected<CustomizeOutput> customize_tree(const CustomizeInput& input, ProcessRun
   CAIRN_CHECK(copy_tree(runner, input.base_tree, output.tree));
   progress.stage_detail(kStage, "applying the overlay");
   CAIRN_CHECK(apply_overlay(runner, input.overlay, output.tree));
-  if (!input.sysctl_conf.empty()) {
-    CAIRN_CHECK(
-        write_text(output.tree / "usr/lib/sysctl.d/90-cairn-hardening.conf", input.sysctl_conf));
+  if (input.profile) {
+    progress.stage_detail(kStage, "hardening profile " + input.profile->name);
+    CAIRN_CHECK(apply_hardening(*input.profile, input.hardening_vars, output.tree));
   }
   progress.stage_detail(kStage, "users");
   CAIRN_CHECK(add_users(runner, input, output.tree));
@@ -274,6 +300,9 @@ Expected<CustomizeOutput> customize_tree(const CustomizeInput& input, ProcessRun
   output.packages = CAIRN_TRY(installed_packages(runner, output.tree));
   CAIRN_CHECK(remove_host_identity(output.tree));
   CAIRN_CHECK(seed_factory_var(output.tree));
+  // Mount point of the ESP (fstab): systemd-bless-boot renames the boot entry there.
+  fs::create_directories(output.tree / "efi", ec);
+  if (ec) return fail(Errc::io, "creating /efi: " + ec.message());
   return output;
 }
 

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "builder/hardening_profile.hpp"
 #include "builder/recipe.hpp"
 #include "common/process.hpp"
 #include "common/progress.hpp"
@@ -19,7 +21,8 @@ struct CustomizeInput {
   std::filesystem::path work_dir;   // the copy is made at work_dir/tree
   std::filesystem::path overlay;    // may be empty
   std::vector<AdminUser> users;
-  std::string sysctl_conf;  // from the hardening profile; empty: none
+  const HardeningProfile* profile = nullptr;          // null: no hardening profile
+  std::map<std::string, std::string> hardening_vars;  // see hardening_variables()
   std::vector<std::string> enable_units;
   std::vector<std::string> initrd_drivers;
   std::string image_name, image_version;

@@ -159,3 +159,65 @@ TEST_CASE("hardening profiles resolve extends and reject untagged settings") {
   CHECK_THAT(bad.error().describe(), Catch::Contains("must name the control point"));
   CHECK_FALSE(load_hardening_profile(dir.path(), "absent").has_value());
 }
+
+TEST_CASE("the security version defaults to 1 and may not be negative") {
+  RecipeFile file;
+  auto recipe = file.load(kValid);
+  REQUIRE(recipe.has_value());
+  CHECK(recipe->security_version == 1);
+  auto raised = file.load(R"(
+[image]
+name = "t"
+version = "1.0"
+security_version = 7
+[debian]
+packages = ["linux-image-cloud-amd64"]
+)");
+  REQUIRE(raised.has_value());
+  CHECK(raised->security_version == 7);
+  CHECK_THAT(error_of(file.load(R"(
+[image]
+name = "t"
+version = "1.0"
+security_version = -2
+[debian]
+packages = ["linux-image-cloud-amd64"]
+)")),
+             Catch::Contains("image.security_version"));
+}
+
+TEST_CASE("users are administrators or VM operators") {
+  RecipeFile file;
+  auto recipe = file.load(std::string(kValid) +
+                          "[[users]]\nname = \"ops\"\nssh_keys = [\"ssh-ed25519 AAAAC3Nz ops\"]\n"
+                          "[[users]]\nname = \"vmop\"\nrole = \"operator\"\n"
+                          "ssh_keys = [\"ssh-ed25519 AAAAC3Nz vmop\"]\n");
+  REQUIRE(recipe.has_value());
+  REQUIRE(recipe->users.size() == 2);
+  CHECK(recipe->users[0].role == "admin");
+  CHECK(recipe->users[1].role == "operator");
+  CHECK_THAT(error_of(file.load(std::string(kValid) + "[[users]]\nname = \"x\"\nrole = \"root\"\n"
+                                                      "ssh_keys = [\"ssh-ed25519 AAAAC3Nz x\"]\n")),
+             Catch::Contains("r.toml:9: 'users[0].role' = \"root\" is not a role"));
+}
+
+TEST_CASE("the recipe names its admin interface and turns migration and nesting on") {
+  RecipeFile file;
+  auto defaults = file.load(kValid);
+  REQUIRE(defaults.has_value());
+  CHECK(defaults->admin_interface.empty());
+  CHECK_FALSE(defaults->migration);
+  CHECK_FALSE(defaults->nested_virtualization);
+  auto set = file.load(std::string(kValid) +
+                       "[network]\nadmin_interface = \"eno1\"\n"
+                       "[virtualization]\nmigration = true\nnested = true\n");
+  REQUIRE(set.has_value());
+  CHECK(set->admin_interface == "eno1");
+  CHECK(set->migration);
+  CHECK(set->nested_virtualization);
+  CHECK_THAT(
+      error_of(file.load(std::string(kValid) + "[network]\nadmin_interface = \"eth0; drop\"\n")),
+      Catch::Contains("'network.admin_interface' = \"eth0; drop\" is not valid"));
+  CHECK_THAT(error_of(file.load(std::string(kValid) + "[virtualization]\nmigrate = true\n")),
+             Catch::Contains("unknown key 'virtualization.migrate'"));
+}

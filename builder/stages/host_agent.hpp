@@ -1,0 +1,25 @@
+// Part of stage 2: what a host needs to update itself — cairn-update with its D-Bus policy and
+// service, the trust anchors bundle signatures must chain to, and the machine class bundles
+// must match.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "common/error.hpp"
+
+namespace cairn::builder {
+
+struct HostAgentInput {
+  std::filesystem::path trust_dir;  // keys/trust: public anchors only
+  std::string machine_class;
+  std::filesystem::path update_binary;  // cairn-update; empty: the image gets none
+  std::filesystem::path dist_dir;       // updater/dist: unit and bus policy
+};
+
+Status install_host_agent(const HostAgentInput& input, const std::filesystem::path& tree);
+
+// cairn-update beside this cairn-build (build tree or installed), or $CAIRN_UPDATE_BINARY.
+std::filesystem::path find_update_binary();
+
+}  // namespace cairn::builder

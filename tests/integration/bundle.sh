@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# cairn-build bundle on the minimal build: member order, a signature that verifies against the
+# image CA, payloads that match the manifest, byte-identical when made twice; bad input refused.
+source "$(dirname "$0")/lib.sh"
+ensure_keys
+work="$CAIRN_ITEST/bundle"
+rm -rf "$work" && mkdir -p "$work"
+bundle="$work/minimal.cairnb"
+
+"$CAIRN_BUILD" bundle "$minimal_dir" --keys "$keys_dir" --output "$bundle" --json > "$work/result.json"
+check "bundle written" test -s "$bundle"
+check_eq "members in format-1 order" "manifest.json manifest.sig root.erofs.zst root.verity uki.efi" \
+  "$(tar -tf "$bundle" | tr '\n' ' ' | sed 's/ $//')"
+
+tar -xf "$bundle" -C "$work"
+manifest="$work/manifest.json"
+check "manifest.sig verifies against the image CA" \
+  openssl cms -verify -binary -inform DER -in "$work/manifest.sig" -content "$manifest" \
+  -CAfile "$keys_dir/trust/image-ca.crt" -purpose any -out /dev/null
+check_eq "manifest names the build" "minimal 1.0.0 x86_64-minimal 1" \
+  "$(jq -r '[.name, .version, .machine_class, (.security_version|tostring)] | join(" ")' "$manifest")"
+check_eq "root hash from the build" "$(jq -r .root_hash "$minimal_dir/build.json")" \
+  "$(jq -r .root_hash "$manifest")"
+root_sha=$(jq -r '.payloads[] | select(.target=="root") | .sha256' "$manifest")
+check_eq "decompressed root payload = the slot image" "$(sha256sum < "$minimal_dir/root.erofs" | cut -d' ' -f1)" \
+  "$(zstd -dc "$work/root.erofs.zst" | sha256sum | cut -d' ' -f1)"
+check_eq "manifest digest of the root payload" "$(sha256sum < "$minimal_dir/root.erofs" | cut -d' ' -f1)" "$root_sha"
+check_eq "manifest size of the root payload" "$(stat -c %s "$minimal_dir/root.erofs")" \
+  "$(jq -r '.payloads[] | select(.target=="root") | .size' "$manifest")"
+check_eq "uki payload = the signed UKI" "$(sha256sum < "$minimal_dir/minimal_1.0.0.efi" | cut -d' ' -f1)" \
+  "$(jq -r '.payloads[] | select(.target=="uki") | .sha256' "$manifest")"
+
+"$CAIRN_BUILD" bundle "$minimal_dir" --keys "$keys_dir" --output "$work/again.cairnb" 2>/dev/null
+check "the same build bundles to the same bytes" cmp -s "$bundle" "$work/again.cairnb"
+
+set +e
+out=$("$CAIRN_BUILD" bundle "$work" --keys "$keys_dir" --output "$work/bad.cairnb" 2>&1); code=$?
+set -e
+check_eq "a directory that is not a build: exit 1" 1 "$code"
+check_contains "… named" "$out" "build.json"
+check "… and no bundle written" test ! -e "$work/bad.cairnb"
+set +e
+out=$("$CAIRN_BUILD" bundle "$minimal_dir" --keys "$work/no-keys" --output "$work/bad.cairnb" 2>&1); code=$?
+set -e
+check "missing signing keys: non-zero exit" test "$code" -ne 0
+check_contains "… names the missing file" "$out" "missing key material"
+check "… and no bundle written" test ! -e "$work/bad.cairnb"
+check "no temporary directory left" bash -c "! ls -d '$work'/.bundle-* '$minimal_dir'/.bundle-* 2>/dev/null | grep -q ."
+finish
