@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Fixture for the qemu tests: a test-only SSH key made for this build tree, development signing
+# keys, and the qemu-test image built from qemu-test.toml.in.
+#   build_image.sh [VERSION [VARIANT]]     (default 1.0.0) → $CAIRN_QTEST/out/qemu-test/VERSION/
+# The image's overlay is recipes/overlays/common, then tests/qemu/overlays/all (a short health
+# window), then tests/qemu/overlays/VARIANT when given (a failing check, a panic, a hang).
+set -euo pipefail
+: "${CAIRN_BUILD:?}" "${CAIRN_SOURCE:?}" "${CAIRN_QTEST:?}"
+version=${1:-1.0.0}
+variant=${2:-}
+mkdir -p "$CAIRN_QTEST/ssh"
+key=$CAIRN_QTEST/ssh/id_ed25519
+[[ -f $key ]] || ssh-keygen -q -t ed25519 -N "" -C cairn-test -f "$key"
+[[ -f $CAIRN_QTEST/keys/signing.key ]] || "$CAIRN_BUILD" keys --dir "$CAIRN_QTEST/keys" >/dev/null
+overlay=$CAIRN_QTEST/overlay-$version
+rm -rf "$overlay"
+mkdir -p "$overlay"
+for layer in "$CAIRN_SOURCE/recipes/overlays/common" "$CAIRN_SOURCE/tests/qemu/overlays/all" \
+             ${variant:+"$CAIRN_SOURCE/tests/qemu/overlays/$variant"}; do
+  cp -a "$layer/." "$overlay/"
+done
+recipe=$CAIRN_QTEST/qemu-test-$version.toml
+sed -e "s|@OVERLAY@|$overlay|" -e "s|@VERSION@|$version|" \
+    -e "s|@TEST_KEY@|$(cat "$key.pub")|" "$CAIRN_SOURCE/tests/qemu/qemu-test.toml.in" > "$recipe"
+"$CAIRN_BUILD" build "$recipe" --out "$CAIRN_QTEST/out" --keys "$CAIRN_QTEST/keys"
+test -s "$CAIRN_QTEST/out/qemu-test/$version/disk.img"

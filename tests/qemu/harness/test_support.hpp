@@ -1,0 +1,27 @@
+// Catch2 glue: unwrap an Expected or fail the test with its error.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "common/error.hpp"
+
+namespace cairn::qemu {
+
+template <class T>
+T require(Expected<T> result) {
+  if (!result) FAIL(result.error().describe());
+  return std::move(*result);
+}
+
+// Guest output without its trailing newlines and spaces.
+inline std::string trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+inline void require(Status status) {
+  if (!status) FAIL(status.error().describe());
+}
+
+}  // namespace cairn::qemu

@@ -1,0 +1,110 @@
+// Automatic rollback, by fault injection: updates that fail a required health check, panic on
+// every boot, or hang on every boot must each end with the host back on 1.0.0, the failed
+// update and its reason in `cairn-update status`, and the next good update committing normally.
+#include <catch2/catch.hpp>
+
+#include "harness/test_support.hpp"
+#include "harness/update_flow.hpp"
+
+using namespace cairn;
+using namespace cairn::qemu;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// After an update failed: the host is on 1.0.0 in slot A, nothing pending, and status names the
+// failed version with the reason.
+void check_rolled_back(Machine& machine, const std::string& failed_version,
+                       const std::string& reason) {
+  auto status = require(update_status(machine));
+  INFO(status.dump(2));
+  CHECK(status["booted"] == "A");
+  CHECK(status["slots"]["A"]["version"] == "1.0.0");
+  CHECK_FALSE(status.contains("pending"));
+  CHECK(status["last_update"]["version"] == failed_version);
+  CHECK(status["last_update"]["outcome"] == "rolled-back");
+  CHECK_THAT(status["last_update"]["reason"].get<std::string>(), Catch::Contains(reason));
+  CHECK(status["security_floor"] == 0);  // a failed update never raises the floor
+}
+
+// Follows the three boot tries of a version that never comes up, each ending in `failure` on
+// the console followed by a reset, then the boot of 1.0.0 up to SSH.
+void follow_failed_tries(Machine& machine, const std::string& version, const std::regex& failure,
+                         const std::string& what, std::size_t mark, Clock::time_point started) {
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    require(machine.wait_for_console(failure, 300s, mark));
+    mark = machine.console_mark();
+    report_time(what + " " + std::to_string(attempt) + " of " + version, since(started));
+    mark = require(wait_for_boots(machine, 1, mark, 120s));
+  }
+  require(machine.wait_for_ssh(180s));
+  report_time(version + " failing three times, back on 1.0.0 to SSH", since(started));
+  require(wait_for_health(machine, 120s));
+}
+
+}  // namespace
+
+TEST_CASE("an update failing a required health check rolls back, and the next good one commits",
+          "[rollback]") {
+  auto env = require(TestEnvironment::from_env());
+  auto machine = require(boot_first_version(env, "rollback-failing-check"));
+  require(machine.run_checked("echo canary > /var/lib/cairn/canary"));
+  require(install_in_guest(env, machine, "1.0.2"));
+
+  // 1.0.2 boots, its window sees the failing check, marks it bad and reboots: two kernels.
+  auto started = Clock::now();
+  auto mark = require(reboot_guest(machine));
+  require(wait_for_boots(machine, 1, mark, 300s));
+  require(machine.wait_for_ssh(180s));
+  report_time("1.0.2 failing its check, back on 1.0.0 to SSH", since(started));
+  require(wait_for_health(machine, 120s));
+  check_rolled_back(machine, "1.0.2", "simulated failure: guest bridge br0 has no carrier");
+  CHECK(require(boot_entries(machine)) == "cairn_1.0.0.efi cairn_1.0.2+0-0.efi");
+  CHECK(require(machine.run_checked("cat /var/lib/cairn/canary")) == "canary\n");
+  auto history = require(machine.run_checked("cairn-update history"));
+  INFO(history);
+  CHECK_THAT(history, Catch::Contains("check required.d/50-guest-network: failed"));
+  CHECK_THAT(history, Catch::Contains("back on 1.0.0 in slot A"));
+
+  // The next good update goes into the same slot and commits as usual.
+  require(install_in_guest(env, machine, "1.0.1"));
+  started = Clock::now();
+  require(reboot_guest(machine));
+  require(machine.wait_for_ssh(180s));
+  require(wait_for_health(machine, 120s));
+  report_time("reboot into 1.0.1 to committed", since(started));
+  auto status = require(update_status(machine));
+  INFO(status.dump(2));
+  CHECK(status["booted"] == "B");
+  CHECK(status["last_update"]["version"] == "1.0.1");
+  CHECK(status["last_update"]["outcome"] == "committed");
+}
+
+TEST_CASE("an update whose kernel panics uses up its tries, then 1.0.0 boots and reports it",
+          "[rollback]") {
+  auto env = require(TestEnvironment::from_env());
+  auto machine = require(boot_first_version(env, "rollback-panic"));
+  require(install_in_guest(env, machine, "1.0.3"));
+  auto started = Clock::now();
+  // Three tries, each ending in a panic and panic=10's reset; then 1.0.0 again.
+  follow_failed_tries(machine, "1.0.3", std::regex("Kernel panic - not syncing"), "panic",
+                      require(reboot_guest(machine)), started);
+  check_rolled_back(machine, "1.0.3", "did not complete a boot: its boot tries were used up");
+  CHECK(require(boot_entries(machine)) == "cairn_1.0.0.efi cairn_1.0.3+0-3.efi");
+}
+
+TEST_CASE("an update that hangs is reset by the watchdog until 1.0.0 boots again", "[rollback]") {
+  auto env = require(TestEnvironment::from_env());
+  auto machine = require(boot_first_version(env, "rollback-hang"));
+  require(install_in_guest(env, machine, "1.0.4"));
+  auto started = Clock::now();
+  // Three tries, each hanging until the watchdog resets the machine; then 1.0.0 again.
+  follow_failed_tries(machine, "1.0.4", std::regex("softdog: Initiating system reboot"),
+                      "watchdog reset", require(reboot_guest(machine)), started);
+  check_rolled_back(machine, "1.0.4", "did not complete a boot: its boot tries were used up");
+}
