@@ -134,11 +134,13 @@ Expected<std::string> recipe_digest(const Recipe& recipe, const std::vector<fs::
   return to_hex(digest);
 }
 
+// timeout 0: no menu wait on an unattended host (boot counting picks the entry and falls back by
+// itself); holding a key while systemd-boot starts still shows the menu.
 // editor no: nobody at the console may edit the signed command line.
 // secure-boot-enroll force: firmware in setup mode gets loader/keys/auto enrolled on first boot
 // (systemd-boot enrolls only a directory named "auto" without asking), then resets into user
 // mode, where only images signed by the db key run.
-constexpr std::string_view kLoaderConf = "timeout 3\neditor no\nsecure-boot-enroll force\n";
+constexpr std::string_view kLoaderConf = "timeout 0\neditor no\nsecure-boot-enroll force\n";
 
 Expected<Artifact> describe_artifact(std::string role, const fs::path& path) {
   Artifact artifact{.role = std::move(role), .path = path};

@@ -38,6 +38,10 @@ fs::path TestEnvironment::image_dir(const std::string& version) const {
   return qtest_dir / "out/qemu-test" / version;
 }
 
+fs::path TestEnvironment::cairn_build() const {
+  return env_path("CAIRN_BUILD", CAIRN_BUILD_BINARY);
+}
+
 fs::path TestEnvironment::disk(const std::string& version) const {
   return image_dir(version) / "disk.img";
 }

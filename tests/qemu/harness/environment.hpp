@@ -19,6 +19,8 @@ struct TestEnvironment {
   std::filesystem::path image_dir(const std::string& version = "1.0.0") const;
   std::filesystem::path disk(const std::string& version = "1.0.0") const;
   std::filesystem::path keys_dir() const { return qtest_dir / "keys"; }
+  // The cairn-build these tests run on the host side ($CAIRN_BUILD, else this build tree's).
+  std::filesystem::path cairn_build() const;
   std::filesystem::path ssh_key() const { return qtest_dir / "ssh/id_ed25519"; }
   std::filesystem::path machine_dir(const std::string& name) const {
     return qtest_dir / "machines" / name;

@@ -31,9 +31,9 @@ Expected<fs::path> bundle_of(const TestEnvironment& env, const Machine& machine,
                              const std::string& version) {
   fs::path bundle = machine.options().work_dir / ("qemu-test_" + version + ".cairnb");
   SystemProcessRunner runner;
-  CAIRN_CHECK(
-      run_step(runner, {.argv = {CAIRN_BUILD_BINARY, "bundle", env.image_dir(version).string(),
-                                 "--keys", env.keys_dir().string(), "--output", bundle.string()}}));
+  CAIRN_CHECK(run_step(
+      runner, {.argv = {env.cairn_build().string(), "bundle", env.image_dir(version).string(),
+                        "--keys", env.keys_dir().string(), "--output", bundle.string()}}));
   return bundle;
 }
 
