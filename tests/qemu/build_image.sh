@@ -19,8 +19,12 @@ for layer in "$CAIRN_SOURCE/recipes/overlays/common" "$CAIRN_SOURCE/tests/qemu/o
              ${variant:+"$CAIRN_SOURCE/tests/qemu/overlays/$variant"}; do
   cp -a "$layer/." "$overlay/"
 done
+# The hang variant boots Debian's full kernel, whose i6300esb driver lets the emulated hardware
+# watchdog reset the machine (the cloud kernel of the other images has no watchdog driver).
+kernel=linux-image-cloud-amd64
+[[ $variant == hang ]] && kernel=linux-image-amd64
 recipe=$CAIRN_QTEST/qemu-test-$version.toml
-sed -e "s|@OVERLAY@|$overlay|" -e "s|@VERSION@|$version|" \
+sed -e "s|@OVERLAY@|$overlay|" -e "s|@VERSION@|$version|" -e "s|@KERNEL@|$kernel|" \
     -e "s|@TEST_KEY@|$(cat "$key.pub")|" "$CAIRN_SOURCE/tests/qemu/qemu-test.toml.in" > "$recipe"
 "$CAIRN_BUILD" build "$recipe" --out "$CAIRN_QTEST/out" --keys "$CAIRN_QTEST/keys"
 test -s "$CAIRN_QTEST/out/qemu-test/$version/disk.img"

@@ -132,13 +132,19 @@ std::vector<std::string> Machine::qemu_command() const {
       "none", "-vga", "none", "-monitor", "none", "-drive",
       std::string("if=pflash,format=raw,unit=0,readonly=on,file=") +
           (options_.secure_boot ? kOvmfSecureBootCode : kOvmfCode),
-      "-drive", "if=pflash,format=raw,unit=1,file=" + (dir / "OVMF_VARS.fd").string(), "-drive",
-      "if=virtio,format=qcow2,file=" + (dir / "disk.qcow2").string(), "-nic",
+      "-drive", "if=pflash,format=raw,unit=1,file=" + (dir / "OVMF_VARS.fd").string(),
+      // bootindex: the firmware boots the disk first even when its stored boot options predate
+      // a device (it would otherwise try PXE and HTTP boot first, minutes under TCG).
+      "-drive", "if=none,id=disk,format=qcow2,file=" + (dir / "disk.qcow2").string(), "-device",
+      "virtio-blk-pci,drive=disk,bootindex=1", "-nic",
       "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:" + std::to_string(ssh_port_) + "-:22",
       // append: the console log of every boot of this machine, one after the other.
       "-chardev", "file,id=console,append=on,path=" + (dir / "console.log").string(), "-serial",
       "chardev:console", "-qmp", "unix:" + (dir / "qmp.sock").string() + ",server=on,wait=off"};
   if (kvm) argv.insert(argv.end(), {"-cpu", "host"});
+  // A hardware watchdog as hosts have; an expiry resets the machine (QEMU's default action).
+  // Kernels without its driver (the cloud kernel) simply leave it disarmed.
+  argv.insert(argv.end(), {"-device", "i6300esb"});
   if (options_.secure_boot) {
     // Only SMM code may write the variable store, so the OS cannot forge Secure Boot keys.
     argv.insert(argv.end(), {"-global", "driver=cfi.pflash01,property=secure,value=on"});
@@ -333,6 +339,16 @@ Expected<int> Machine::wait_for_exit(std::chrono::seconds timeout) {
   if (!code) return with_context(std::move(code), options_.name);
   qmp_.reset();
   return code;
+}
+
+Expected<int> Machine::watchdog_expiries() {
+  if (!qmp_) return fail(Errc::internal, options_.name + " is not running");
+  // Any command reads the events QEMU queued before its answer.
+  CAIRN_TRY(qmp_->execute("query-status"));
+  const auto& events = qmp_->events();
+  return static_cast<int>(std::count_if(events.begin(), events.end(), [](const auto& event) {
+    return event.value("event", "") == "WATCHDOG";
+  }));
 }
 
 std::string Machine::collect_logs() {

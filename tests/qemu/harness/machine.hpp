@@ -1,6 +1,6 @@
-// One QEMU guest for an end-to-end test: q35 + OVMF (+ Secure Boot) + swtpm, booting a
-// copy-on-write overlay of a built disk image, with its serial console in a log file, QMP for
-// power control and SSH through user-mode networking on 127.0.0.1.
+// One QEMU guest for an end-to-end test: q35 + OVMF (+ Secure Boot) + swtpm + an i6300esb
+// hardware watchdog, booting a copy-on-write overlay of a built disk image, with its serial
+// console in a log file, QMP for power control and SSH through user-mode networking on 127.0.0.1.
 //
 // Everything a machine owns lives under its work directory (kept after the test for reading):
 //   disk.qcow2  OVMF_VARS.fd  tpm/  console.log  qemu.log  qmp.sock  journal.txt (on failure)
@@ -80,6 +80,9 @@ class Machine {
   Status power_cut();
   // Waits for QEMU to exit on its own (guest shutdown, or a reset with exit_on_reset).
   Expected<int> wait_for_exit(std::chrono::seconds timeout);
+  // How often the emulated i6300esb watchdog expired since QEMU started (QMP WATCHDOG events;
+  // its action is a reset). A kernel's software watchdog never counts here.
+  Expected<int> watchdog_expiries();
 
   // Saves what helps to understand a failure (guest journal if reachable, last console lines)
   // and returns a short report naming the files.
