@@ -40,6 +40,12 @@ Expected<AfterCut> check_host(Machine& machine) {
                 .pending = status.contains("pending")};
   auto root = trim(CAIRN_TRY(machine.run_checked("findmnt -n -o SOURCE /")));
   if (root != "/dev/mapper/root") return fail(Errc::integrity, "root is " + root);
+  // vfat has no journal: systemd-fsck must have repaired the ESP before it was mounted, or a
+  // FAT left inconsistent by a cut fails a later boot entry's write with an I/O error.
+  auto esp_check = trim(CAIRN_TRY(
+      machine.run_checked("ls /efi/EFI/Linux >/dev/null && systemctl list-units --all --plain "
+                          "--no-legend 'systemd-fsck@*esp*' | awk '{print $3}'")));
+  if (esp_check != "active") return fail(Errc::integrity, "ESP not checked: '" + esp_check + "'");
   auto canary = CAIRN_TRY(machine.run_checked("cat /var/lib/cairn/canary"));
   if (canary != "canary\n") return fail(Errc::integrity, "canary changed: " + canary);
   return host;
