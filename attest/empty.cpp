@@ -1,0 +1,1 @@
+// Keeps a library target valid before its first source file exists (CMake refuses empty ones).
