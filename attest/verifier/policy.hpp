@@ -48,6 +48,7 @@ inline constexpr std::string_view kDbAuthority = "db-authority";      // the ver
 inline constexpr std::string_view kPcr12 = "pcr12";                   // no cmdline override
 inline constexpr std::string_view kPcr13 = "pcr13";                   // no system extensions
 inline constexpr std::string_view kResetCount = "reset-count";        // monotonic
+inline constexpr std::string_view kToken = "token";  // only when signing the token failed
 }  // namespace check
 
 struct PolicyInput {

@@ -1,0 +1,22 @@
+#include "attest/verifier/seams.hpp"
+
+#include <openssl/rand.h>
+
+#include "common/openssl.hpp"
+
+namespace cairn::attest::verifier {
+
+Seams system_seams() {
+  return Seams{
+      .now = [] { return std::chrono::system_clock::now(); },
+      .random = [](std::size_t size) -> Expected<std::vector<std::uint8_t>> {
+        std::vector<std::uint8_t> bytes(size);
+        if (RAND_bytes(bytes.data(), static_cast<int>(size)) != 1) {
+          return fail_openssl(Errc::crypto, "drawing random bytes");
+        }
+        return bytes;
+      },
+  };
+}
+
+}  // namespace cairn::attest::verifier

@@ -1,0 +1,277 @@
+#include "attest/verifier/store.hpp"
+
+namespace cairn::attest::verifier {
+
+namespace {
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE hosts (
+  name TEXT PRIMARY KEY,
+  ek_public BLOB NOT NULL,
+  ek_sha256 TEXT NOT NULL,
+  ek_certificate BLOB,
+  ak_public BLOB NOT NULL,
+  ak_name BLOB NOT NULL,
+  enrolled_at INTEGER NOT NULL,
+  last_reset_count INTEGER,
+  last_clock INTEGER
+);
+CREATE TABLE pending_enrollments (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  ek_public BLOB NOT NULL,
+  ek_certificate BLOB,
+  ak_public BLOB NOT NULL,
+  secret_sha256 BLOB NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE nonces (
+  nonce BLOB PRIMARY KEY,
+  host TEXT NOT NULL,
+  issued_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE images (
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  measurements TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('approved', 'revoked')),
+  loaded_at INTEGER NOT NULL,
+  PRIMARY KEY (name, version)
+);
+PRAGMA user_version = 1;
+)sql";
+
+constexpr std::string_view kHostColumns =
+    "name, ek_public, ek_sha256, ek_certificate, ak_public, ak_name, enrolled_at, "
+    "last_reset_count, last_clock";
+
+HostRecord read_host(const sql::Statement& row) {
+  HostRecord host{.name = row.text(0),
+                  .ek_public = row.blob(1),
+                  .ek_sha256 = row.text(2),
+                  .ak_public = row.blob(4),
+                  .ak_name = row.blob(5),
+                  .enrolled_at = row.integer(6)};
+  if (!row.is_null(3)) host.ek_certificate = row.blob(3);
+  if (!row.is_null(7)) host.last_reset_count = static_cast<std::uint32_t>(row.integer(7));
+  if (!row.is_null(8)) host.last_clock = static_cast<std::uint64_t>(row.integer(8));
+  return host;
+}
+
+Expected<ImageVersion> read_image(const sql::Statement& row) {
+  auto label = row.text(0) + " " + row.text(1);
+  auto measurements =
+      with_context(parse_golden_measurements(row.text(2)), "stored measurements of " + label);
+  if (!measurements) return std::unexpected(std::move(measurements).error());
+  auto state = row.text(3) == "revoked" ? ImageState::revoked : ImageState::approved;
+  return with_context(make_image_version(std::move(*measurements), state, row.integer(4)),
+                      "stored measurements of " + label);
+}
+
+}  // namespace
+
+Expected<Store> Store::open(const std::filesystem::path& path) {
+  auto db = CAIRN_TRY(sql::Database::open(path));
+  Store store(std::move(db));
+  // WAL: readers (the CLI listing versions) never block the service's writes.
+  CAIRN_CHECK(store.db_.execute(
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;"));
+  CAIRN_CHECK(with_context(store.migrate(), "database " + path.string()));
+  return store;
+}
+
+Status Store::migrate() {
+  std::int64_t version = CAIRN_TRY(db_.user_version());
+  if (version == kSchemaVersion) return {};
+  if (version > kSchemaVersion) {
+    return fail(Errc::invalid_input, "schema version " + std::to_string(version) +
+                                         " is newer than this cairn-verifier's (" +
+                                         std::to_string(kSchemaVersion) + ")");
+  }
+  CAIRN_CHECK(db_.execute("BEGIN IMMEDIATE"));
+  if (auto created = db_.execute(kSchema); !created) {
+    (void)db_.execute("ROLLBACK");
+    return created;
+  }
+  return db_.execute("COMMIT");
+}
+
+Expected<std::optional<HostRecord>> Store::find_host(std::string_view name) {
+  auto query =
+      CAIRN_TRY(db_.prepare("SELECT " + std::string(kHostColumns) + " FROM hosts WHERE name = ?"));
+  query.bind(1, name);
+  if (!CAIRN_TRY(query.step())) return std::nullopt;
+  return read_host(query);
+}
+
+Expected<std::vector<HostRecord>> Store::list_hosts() {
+  auto query =
+      CAIRN_TRY(db_.prepare("SELECT " + std::string(kHostColumns) + " FROM hosts ORDER BY name"));
+  std::vector<HostRecord> hosts;
+  while (CAIRN_TRY(query.step())) hosts.push_back(read_host(query));
+  return hosts;
+}
+
+Status Store::put_host(const HostRecord& host) {
+  auto insert = CAIRN_TRY(db_.prepare("INSERT OR REPLACE INTO hosts (" + std::string(kHostColumns) +
+                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  insert.bind(1, host.name).bind_blob(2, host.ek_public).bind(3, host.ek_sha256);
+  if (host.ek_certificate) {
+    insert.bind_blob(4, *host.ek_certificate);
+  } else {
+    insert.bind_null(4);
+  }
+  insert.bind_blob(5, host.ak_public).bind_blob(6, host.ak_name).bind(7, host.enrolled_at);
+  insert.bind_optional(8, host.last_reset_count).bind_optional(9, host.last_clock);
+  CAIRN_TRY(insert.run());
+  return {};
+}
+
+Expected<bool> Store::remove_host(std::string_view name) {
+  CAIRN_CHECK(db_.execute("BEGIN IMMEDIATE"));
+  auto removed = [&]() -> Expected<bool> {
+    for (auto table : {"nonces", "pending_enrollments"}) {
+      auto drop = CAIRN_TRY(db_.prepare(std::string("DELETE FROM ") + table + " WHERE host = ?"));
+      CAIRN_TRY(drop.bind(1, name).run());
+    }
+    auto drop = CAIRN_TRY(db_.prepare("DELETE FROM hosts WHERE name = ?"));
+    return CAIRN_TRY(drop.bind(1, name).run()) > 0;
+  }();
+  if (!removed) {
+    (void)db_.execute("ROLLBACK");
+    return removed;
+  }
+  CAIRN_CHECK(db_.execute("COMMIT"));
+  return removed;
+}
+
+Status Store::record_quote_clock(std::string_view host, std::uint32_t reset_count,
+                                 std::uint64_t clock) {
+  auto update = CAIRN_TRY(
+      db_.prepare("UPDATE hosts SET last_reset_count = ?, last_clock = ? WHERE name = ?"));
+  // SQLite integers are signed 64-bit; a TPM clock (ms since reset) stays far below 2^63.
+  update.bind(1, std::int64_t{reset_count}).bind(2, static_cast<std::int64_t>(clock)).bind(3, host);
+  if (CAIRN_TRY(update.run()) == 0) {
+    return fail(Errc::not_found, "host " + std::string(host) + " is not enrolled");
+  }
+  return {};
+}
+
+Status Store::add_pending(const PendingEnrollment& pending) {
+  auto insert = CAIRN_TRY(db_.prepare(
+      "INSERT INTO pending_enrollments (id, host, ek_public, ek_certificate, ak_public, "
+      "secret_sha256, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  insert.bind(1, pending.id).bind(2, pending.host).bind_blob(3, pending.ek_public);
+  if (pending.ek_certificate) {
+    insert.bind_blob(4, *pending.ek_certificate);
+  } else {
+    insert.bind_null(4);
+  }
+  insert.bind_blob(5, pending.ak_public).bind_blob(6, pending.secret_sha256);
+  insert.bind(7, pending.expires_at);
+  CAIRN_TRY(insert.run());
+  return {};
+}
+
+Expected<std::optional<PendingEnrollment>> Store::take_pending(std::string_view id) {
+  auto query =
+      CAIRN_TRY(db_.prepare("SELECT id, host, ek_public, ek_certificate, ak_public, secret_sha256, "
+                            "expires_at FROM pending_enrollments WHERE id = ?"));
+  query.bind(1, id);
+  if (!CAIRN_TRY(query.step())) return std::nullopt;
+  PendingEnrollment pending{.id = query.text(0),
+                            .host = query.text(1),
+                            .ek_public = query.blob(2),
+                            .ak_public = query.blob(4),
+                            .secret_sha256 = query.blob(5),
+                            .expires_at = query.integer(6)};
+  if (!query.is_null(3)) pending.ek_certificate = query.blob(3);
+  auto drop = CAIRN_TRY(db_.prepare("DELETE FROM pending_enrollments WHERE id = ?"));
+  CAIRN_TRY(drop.bind(1, id).run());
+  return pending;
+}
+
+Status Store::add_nonce(const NonceRecord& nonce) {
+  auto insert = CAIRN_TRY(db_.prepare(
+      "INSERT INTO nonces (nonce, host, issued_at, expires_at, used) VALUES (?, ?, ?, ?, ?)"));
+  insert.bind_blob(1, nonce.nonce).bind(2, nonce.host).bind(3, nonce.issued_at);
+  insert.bind(4, nonce.expires_at).bind(5, std::int64_t{nonce.used ? 1 : 0});
+  CAIRN_TRY(insert.run());
+  return {};
+}
+
+Expected<std::optional<NonceRecord>> Store::find_nonce(std::span<const std::uint8_t> nonce) {
+  auto query = CAIRN_TRY(
+      db_.prepare("SELECT nonce, host, issued_at, expires_at, used FROM nonces WHERE nonce = ?"));
+  query.bind_blob(1, nonce);
+  if (!CAIRN_TRY(query.step())) return std::nullopt;
+  return NonceRecord{.nonce = query.blob(0),
+                     .host = query.text(1),
+                     .issued_at = query.integer(2),
+                     .expires_at = query.integer(3),
+                     .used = query.integer(4) != 0};
+}
+
+Status Store::mark_nonce_used(std::span<const std::uint8_t> nonce) {
+  auto update = CAIRN_TRY(db_.prepare("UPDATE nonces SET used = 1 WHERE nonce = ?"));
+  CAIRN_TRY(update.bind_blob(1, nonce).run());
+  return {};
+}
+
+Status Store::add_image(const ImageVersion& image) {
+  const auto& golden = image.measurements;
+  auto json = to_json(golden);
+  auto query = CAIRN_TRY(
+      db_.prepare("SELECT measurements, state FROM images WHERE name = ? AND version = ?"));
+  query.bind(1, golden.name).bind(2, golden.version);
+  if (CAIRN_TRY(query.step())) {
+    if (query.text(1) == "revoked") {
+      return fail(Errc::invalid_input, image.label() +
+                                           " was revoked; a revoked version stays revoked "
+                                           "(build and approve a new version)");
+    }
+    if (query.text(0) != json) {
+      return fail(Errc::invalid_input,
+                  image.label() + " is already approved with other measurements");
+    }
+    return {};
+  }
+  auto insert = CAIRN_TRY(db_.prepare(
+      "INSERT INTO images (name, version, measurements, state, loaded_at) VALUES (?, ?, ?, ?, ?)"));
+  insert.bind(1, golden.name).bind(2, golden.version).bind(3, json);
+  insert.bind(4, image_state_name(image.state)).bind(5, image.loaded_at);
+  CAIRN_TRY(insert.run());
+  return {};
+}
+
+Status Store::revoke_image(std::string_view name, std::string_view version) {
+  auto update =
+      CAIRN_TRY(db_.prepare("UPDATE images SET state = 'revoked' WHERE name = ? AND version = ?"));
+  if (CAIRN_TRY(update.bind(1, name).bind(2, version).run()) == 0) {
+    return fail(Errc::not_found,
+                "no image version " + std::string(name) + " " + std::string(version) + " loaded");
+  }
+  return {};
+}
+
+Expected<std::vector<ImageVersion>> Store::list_images() {
+  auto query =
+      CAIRN_TRY(db_.prepare("SELECT name, version, measurements, state, loaded_at FROM images "
+                            "ORDER BY name, loaded_at, version"));
+  std::vector<ImageVersion> images;
+  while (CAIRN_TRY(query.step())) images.push_back(CAIRN_TRY(read_image(query)));
+  return images;
+}
+
+Status Store::purge_expired(std::int64_t before) {
+  for (auto table : {"nonces", "pending_enrollments"}) {
+    auto drop =
+        CAIRN_TRY(db_.prepare(std::string("DELETE FROM ") + table + " WHERE expires_at < ?"));
+    CAIRN_TRY(drop.bind(1, before).run());
+  }
+  return {};
+}
+
+}  // namespace cairn::attest::verifier

@@ -1,0 +1,60 @@
+// The verifier's state in one SQLite file (WAL, schema versioned with PRAGMA user_version):
+// enrolled hosts, pending enrollments, granted nonces, image versions. Not thread-safe: the
+// service holds one mutex around it. Tests open ":memory:".
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "attest/verifier/records.hpp"
+#include "attest/verifier/sqlite.hpp"
+
+namespace cairn::attest::verifier {
+
+class Store {
+ public:
+  static constexpr std::int64_t kSchemaVersion = 1;
+
+  // Opens or creates the database and its schema; Errc::invalid_input for a file written by a
+  // newer cairn-verifier (a higher user_version).
+  static Expected<Store> open(const std::filesystem::path& path);
+
+  // Hosts.
+  Expected<std::optional<HostRecord>> find_host(std::string_view name);
+  Expected<std::vector<HostRecord>> list_hosts();  // by name
+  Status put_host(const HostRecord& host);         // inserts or replaces by name
+  // false when no such host; its nonces and pending enrollments go with it.
+  Expected<bool> remove_host(std::string_view name);
+  Status record_quote_clock(std::string_view host, std::uint32_t reset_count, std::uint64_t clock);
+
+  // Pending enrollments: taken (removed) on the first activation attempt, right or wrong.
+  Status add_pending(const PendingEnrollment& pending);
+  Expected<std::optional<PendingEnrollment>> take_pending(std::string_view id);
+
+  // Nonces.
+  Status add_nonce(const NonceRecord& nonce);
+  Expected<std::optional<NonceRecord>> find_nonce(std::span<const std::uint8_t> nonce);
+  Status mark_nonce_used(std::span<const std::uint8_t> nonce);
+
+  // Image versions. Adding a version already loaded is a no-op when its measurements are the
+  // same and it is approved; Errc::invalid_input when they differ or it was revoked (revocation
+  // is final: build a new version).
+  Status add_image(const ImageVersion& image);
+  Status revoke_image(std::string_view name, std::string_view version);  // Errc::not_found
+  Expected<std::vector<ImageVersion>> list_images();                     // by name, then load time
+
+  // Drops pending enrollments and nonces that expired before `before` (unix seconds).
+  Status purge_expired(std::int64_t before);
+
+ private:
+  explicit Store(sql::Database db) : db_(std::move(db)) {}
+  Status migrate();
+
+  sql::Database db_;
+};
+
+}  // namespace cairn::attest::verifier
