@@ -19,8 +19,8 @@ namespace cairn::attest {
 
 struct TokenClaims {
   std::string host;
-  std::string image;       // "name version" of the approved image
-  std::string boot_id;     // the host's boot id when it was attested
+  std::string image;              // "name version" of the approved image
+  std::string boot_id;            // the host's boot id when it was attested
   std::uint32_t reset_count = 0;  // TPMS_CLOCK_INFO.resetCount of the quote
   std::int64_t issued_at = 0;     // unix seconds
   std::int64_t expires_at = 0;    // unix seconds
@@ -40,5 +40,8 @@ Expected<TokenClaims> verify_token(std::string_view token, EVP_PKEY* public_key,
 
 Expected<EvpPkeyPtr> generate_token_key();  // ECDSA P-256
 Expected<EvpPkeyPtr> read_public_key_pem(const std::filesystem::path& path);
+// The public half as PEM (SubjectPublicKeyInfo), as GET /v1/token-key serves it, and back.
+Expected<std::string> public_key_pem(EVP_PKEY* key);
+Expected<EvpPkeyPtr> parse_public_key_pem(std::string_view pem);
 
 }  // namespace cairn::attest
