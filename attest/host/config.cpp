@@ -1,0 +1,67 @@
+#include "attest/host/config.hpp"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include "common/toml_reader.hpp"
+
+namespace cairn::attest::host {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Status apply_file(const fs::path& file, AgentConfig& config) {
+  toml::table root = CAIRN_TRY(parse_toml_file(file));
+  TableReader reader(root, file, "");
+  if (auto value = CAIRN_TRY(reader.optional_string("verifier_url"))) {
+    config.verifier_url = *value;
+  }
+  if (auto value = CAIRN_TRY(reader.optional_string("verifier_key"))) {
+    config.verifier_key = *value;
+  }
+  if (auto value = CAIRN_TRY(reader.optional_string("host"))) {
+    if (value->empty() ||
+        value->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                 "0123456789._-") != std::string::npos) {
+      return fail(Errc::invalid_input,
+                  reader.where("host") + "'host' must be non-empty [A-Za-z0-9._-]");
+    }
+    config.host = *value;
+  }
+  if (auto value = CAIRN_TRY(reader.optional_string("tcti"))) config.tcti = *value;
+  if (auto value = CAIRN_TRY(reader.optional_string("event_log"))) config.event_log = *value;
+  if (auto value = CAIRN_TRY(reader.optional_string("systemd_log"))) config.systemd_log = *value;
+  if (auto value = CAIRN_TRY(reader.optional_string("token"))) config.token = *value;
+  return reader.finish();
+}
+
+std::string host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+}  // namespace
+
+Expected<AgentConfig> load_agent_config(const std::vector<fs::path>& files) {
+  AgentConfig config;
+  for (const auto& file : files) {
+    std::error_code ec;
+    if (!fs::exists(file, ec)) continue;
+    CAIRN_CHECK(apply_file(file, config));
+  }
+  if (config.host.empty()) config.host = host_name();
+  return config;
+}
+
+Expected<AgentConfig> load_agent_config_file(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    return fail(Errc::not_found, "configuration " + file.string() + ": no such file");
+  }
+  return load_agent_config({file});
+}
+
+}  // namespace cairn::attest::host

@@ -1,0 +1,43 @@
+// cairn-attest's configuration: /etc/cairn/attest.toml (from the image or the operator), then
+// /run/cairn/attest.toml (provisioned at run time) on top; command-line options override both.
+//
+//   verifier_url = "https://verifier.example:8443"
+//   verifier_key = "/etc/cairn/attest-token.pem"   # the verifier's token public key (PEM)
+//   host = "kvm-07"                                 # default: this machine's host name
+//   tcti = "device:/dev/tpmrm0"
+//   event_log = "/sys/kernel/security/tpm0/binary_bios_measurements"
+//   systemd_log = "/run/log/systemd/tpm2-measure.log"  # sent when it exists
+//   token = "/run/cairn/attest/token"
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "attest/host/tpm_context.hpp"
+
+namespace cairn::attest::host {
+
+struct AgentConfig {
+  std::string verifier_url;            // empty: not configured (enroll/attest need it)
+  std::filesystem::path verifier_key;  // empty: not configured (check-token needs it)
+  std::string host;
+  std::string tcti = std::string(kDefaultTcti);
+  std::filesystem::path event_log = "/sys/kernel/security/tpm0/binary_bios_measurements";
+  std::filesystem::path systemd_log = "/run/log/systemd/tpm2-measure.log";
+  std::filesystem::path token = "/run/cairn/attest/token";
+  std::filesystem::path boot_id = "/proc/sys/kernel/random/boot_id";  // not in the file: tests
+};
+
+inline const std::vector<std::filesystem::path> kDefaultConfigFiles = {"/etc/cairn/attest.toml",
+                                                                       "/run/cairn/attest.toml"};
+
+// Applies each existing file of `files` in order (a missing one is skipped), strictly: an
+// unknown key or a wrong type is Errc::invalid_input naming file, line and key. `host` defaults
+// to the host name.
+Expected<AgentConfig> load_agent_config(const std::vector<std::filesystem::path>& files);
+
+// The same for one file that must exist (--config).
+Expected<AgentConfig> load_agent_config_file(const std::filesystem::path& file);
+
+}  // namespace cairn::attest::host
