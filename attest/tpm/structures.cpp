@@ -6,6 +6,7 @@
 #include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "attest/tpm/digests.hpp"
@@ -13,6 +14,14 @@
 namespace cairn::attest::tpm {
 
 namespace {
+
+// tss2-mu logs every malformed structure to stderr ("WARNING:marshal:..."), and the verifier
+// unmarshals bytes from hosts it does not trust: library code stays quiet, so that module's log is
+// off unless the operator set TSS2_LOG. At static initialisation, before any thread reads it.
+[[maybe_unused]] const bool kQuietMarshalLog = [] {
+  setenv("TSS2_LOG", "marshal+NONE", 0);
+  return true;
+}();
 
 using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, OpensslDeleter<OSSL_PARAM_BLD_free>>;
 using ParamPtr = std::unique_ptr<OSSL_PARAM, OpensslDeleter<OSSL_PARAM_free>>;
