@@ -15,6 +15,7 @@
 #include "builder/stages/disk_image.hpp"
 #include "builder/stages/harden.hpp"
 #include "builder/stages/host_agent.hpp"
+#include "builder/stages/measurements.hpp"
 #include "builder/stages/rootfs.hpp"
 #include "builder/stages/slot_image.hpp"
 #include "builder/stages/uki.hpp"
@@ -53,8 +54,8 @@ bool stop_here(const BuildOptions& options, std::string_view stage) {
 }  // namespace
 
 const std::vector<std::string>& stage_names() {
-  static const std::vector<std::string> kNames = {"rootfs", "customize", "audit", "commit",
-                                                  "slot",   "uki",       "disk",  "finalize"};
+  static const std::vector<std::string> kNames = {
+      "rootfs", "customize", "audit", "commit", "slot", "uki", "disk", "measure", "finalize"};
   return kNames;
 }
 
@@ -362,6 +363,17 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
   }));
   if (stop_here(options, "disk")) return result;
 
+  // What a host booted from this disk must show in its TPM, from the very files on its ESP.
+  CAIRN_CHECK(run_stage("measure", result, progress, [&]() -> Status {
+    auto measurements = CAIRN_TRY(predict_golden_measurements({.name = recipe.name,
+                                                               .version = recipe.version,
+                                                               .systemd_boot = boot_efi,
+                                                               .uki = uki_path,
+                                                               .secure_boot_db = keys.db_cert}));
+    return write_measurements(measurements, signer, artifacts);
+  }));
+  if (stop_here(options, "measure")) return result;
+
   fs::path final_dir = options.out_dir / recipe.name / recipe.version;
   CAIRN_CHECK(run_stage("finalize", result, progress, [&]() -> Status {
     result.output_dir = final_dir;
@@ -380,6 +392,8 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
       listed.emplace_back("compliance", "compliance.json");
       listed.emplace_back("compliance-sig", "compliance.json.sig");
     }
+    listed.emplace_back("measurements", "measurements.json");
+    listed.emplace_back("measurements-sig", "measurements.json.sig");
     for (const auto& [role, name] : listed) {
       auto artifact = CAIRN_TRY(describe_artifact(role, artifacts / name));
       artifact.path = final_dir / name;
