@@ -256,7 +256,9 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
         CAIRN_CHECK(install_host_agent({.trust_dir = keys.trust_dir,
                                         .machine_class = recipe.machine_class,
                                         .update_binary = find_update_binary(),
-                                        .dist_dir = data_dir() / "updater/dist"},
+                                        .dist_dir = data_dir() / "updater/dist",
+                                        .attest_binary = find_attest_binary(),
+                                        .attest_dist_dir = data_dir() / "attest/dist"},
                                        output.tree));
         return output;
       }));

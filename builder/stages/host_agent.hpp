@@ -1,6 +1,7 @@
 // Part of stage 2: what a host needs to update itself — cairn-update with its D-Bus policy and
 // service, the trust anchors bundle signatures must chain to, and the machine class bundles
-// must match.
+// must match — and to prove itself: cairn-attest with its timer, the libvirt admission hook and
+// the health window's attestation check.
 #pragma once
 
 #include <filesystem>
@@ -13,13 +14,17 @@ namespace cairn::builder {
 struct HostAgentInput {
   std::filesystem::path trust_dir;  // keys/trust: public anchors only
   std::string machine_class;
-  std::filesystem::path update_binary;  // cairn-update; empty: the image gets none
-  std::filesystem::path dist_dir;       // updater/dist: unit and bus policy
+  std::filesystem::path update_binary;    // cairn-update; empty: the image gets none
+  std::filesystem::path dist_dir;         // updater/dist: unit and bus policy
+  std::filesystem::path attest_binary;    // cairn-attest; empty: the image gets none
+  std::filesystem::path attest_dist_dir;  // attest/dist: units, libvirt hook, health check
 };
 
 Status install_host_agent(const HostAgentInput& input, const std::filesystem::path& tree);
 
 // cairn-update beside this cairn-build (build tree or installed), or $CAIRN_UPDATE_BINARY.
 std::filesystem::path find_update_binary();
+// cairn-attest likewise, or $CAIRN_ATTEST_BINARY.
+std::filesystem::path find_attest_binary();
 
 }  // namespace cairn::builder
