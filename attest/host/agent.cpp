@@ -115,7 +115,8 @@ Expected<TokenCheck> check_token(const AgentConfig& config,
         Errc::invalid_input,
         "no token key configured (verifier_key in /etc/cairn/attest.toml or --verifier-key)");
   }
-  EvpPkeyPtr key = CAIRN_TRY(read_public_key_pem(config.verifier_key));
+  EvpPkeyPtr key = CAIRN_TRY(
+      with_context(read_public_key_pem(config.verifier_key), "reading the verifier's token key"));
   std::error_code ec;
   if (!fs::exists(config.token, ec)) {
     return TokenCheck{.reason = "no admission token at " + config.token.string()};

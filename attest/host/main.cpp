@@ -184,6 +184,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"cairn-attest: remote attestation of this host's boot with its TPM"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options also after the subcommand: `cairn-attest attest --json`
   Options options;
   app.add_option("--config", options.config_file,
                  "configuration file (default: /etc/cairn/attest.toml, /run/cairn/attest.toml)");
