@@ -34,7 +34,9 @@ const ImageVersion* match_image(const ImageEvidence& in) {
 
 void check_boot_chain(const ImageEvidence& in, const ImageVersion& image, Checks& checks) {
   const auto& apps = in.evidence->boot_applications;
-  std::vector<std::string> loaders;
+  // The version's own systemd-boot, or any approved version's (a loader update does not
+  // have to come with every UKI).
+  std::vector<std::string> loaders{lower(image.measurements.systemd_boot_authenticode)};
   for (const auto& other : in.images) {
     auto digest = lower(other.measurements.systemd_boot_authenticode);
     if (other.state == ImageState::approved &&
@@ -46,8 +48,8 @@ void check_boot_chain(const ImageEvidence& in, const ImageVersion& image, Checks
                apps[1] == lower(image.measurements.uki_authenticode);
   checks.add(check::kBootChain, exact,
              "PCR 4 applications: " + (apps.empty() ? std::string("none") : join(apps, ", ")) +
-                 "; expected an approved systemd-boot (" + join(loaders, " or ") + ") then " +
-                 image.label() + "'s UKI " + lower(image.measurements.uki_authenticode));
+                 "; expected systemd-boot (" + join(loaders, " or ") + ") then " + image.label() +
+                 "'s UKI " + lower(image.measurements.uki_authenticode));
 }
 
 void check_pcr11(const ImageEvidence& in, const ImageVersion& image, Checks& checks) {

@@ -149,8 +149,21 @@ void check_quote(Context& ctx, Checks& checks) {
   auto quote = tpm::parse_quote(ctx.decoded.quoted);
   if (!quote) {
     checks.fail(check::kQuoteParse, quote.error().describe());
-    for (auto name : {check::kMagic, check::kType, check::kNonceBound, check::kPcrSelection,
-                      check::kPcrDigest}) {
+    // tss2-mu reads the body by the type: a wrong type usually breaks the parse, but the header
+    // (magic u32, type u16, big-endian) is still there to name what was wrong.
+    const auto& raw = ctx.decoded.quoted;
+    if (raw.size() >= 6) {
+      auto magic = static_cast<std::uint32_t>(raw[0] << 24 | raw[1] << 16 | raw[2] << 8 | raw[3]);
+      auto type = static_cast<std::uint16_t>(raw[4] << 8 | raw[5]);
+      checks.add(check::kMagic, magic == tpm::kGeneratedValue,
+                 hex32(magic) + ", expected " + hex32(tpm::kGeneratedValue));
+      checks.add(check::kType, type == tpm::kStAttestQuote,
+                 hex32(type, 4) + ", expected " + hex32(tpm::kStAttestQuote, 4));
+    } else {
+      checks.not_checked(check::kMagic, "the quote does not parse");
+      checks.not_checked(check::kType, "the quote does not parse");
+    }
+    for (auto name : {check::kNonceBound, check::kPcrSelection, check::kPcrDigest}) {
       checks.not_checked(name, "the quote does not parse");
     }
   } else {

@@ -1,0 +1,261 @@
+// cairn-verifier: admits hosts whose TPM quotes show an approved Cairn image (HTTP+JSON
+// service), and the operator's commands around it: approve/revoke image versions, list and
+// remove hosts, check a submission offline.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "attest/token.hpp"
+#include "attest/verifier/admin.hpp"
+#include "attest/verifier/service.hpp"
+#include "common/cli_errors.hpp"
+#include "common/fs.hpp"
+#include "common/pki.hpp"
+
+namespace {
+
+using namespace cairn;
+using namespace cairn::attest;
+using namespace cairn::attest::verifier;
+namespace fs = std::filesystem;
+
+constexpr int kExitDenied = 6;
+constexpr const char* kProgram = "cairn-verifier";
+
+std::string utc(std::int64_t seconds) {
+  std::time_t when = seconds;
+  std::tm tm{};
+  gmtime_r(&when, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
+Expected<Store> open_store(const fs::path& db) {
+  std::error_code ignored;
+  if (db.has_parent_path()) fs::create_directories(db.parent_path(), ignored);
+  return Store::open(db);
+}
+
+// The token key: created (P-256, mode 0600) on first use, so a fresh verifier just starts.
+Expected<EvpPkeyPtr> load_token_key(const fs::path& path) {
+  std::error_code error;
+  if (fs::exists(path, error)) return read_private_key_pem(path);
+  if (path.has_parent_path()) fs::create_directories(path.parent_path(), error);
+  auto key = CAIRN_TRY(generate_token_key());
+  CAIRN_CHECK(write_private_key_pem(path, key.get()));
+  return key;
+}
+
+std::pair<std::string, int> split_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return {listen, 8740};
+  return {listen.substr(0, colon), std::atoi(listen.c_str() + colon + 1)};
+}
+
+int serve(Store& store, const fs::path& key_path, const std::string& listen,
+          std::optional<fs::path> ek_ca, int nonce_seconds) {
+  // SIGINT/SIGTERM go to one thread that stops the server; httplib's threads never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto key = load_token_key(key_path);
+  if (!key) return report_error(kProgram, key.error(), false);
+  ServiceOptions options{
+      .nonce_lifetime = std::chrono::seconds(nonce_seconds),
+      .ek_ca = std::move(ek_ca),
+      .log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }};
+  VerifierService service(store, std::move(*key), system_seams(), std::move(options));
+  auto [host, port] = split_listen(listen);
+  auto bound = service.bind(host, port);
+  if (!bound) return report_error(kProgram, bound.error(), false);
+  std::fprintf(stderr, "cairn-verifier: listening on %s:%d\n", host.c_str(), *bound);
+  std::thread stopper([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    service.stop();
+  });
+  auto served = service.listen();
+  pthread_kill(stopper.native_handle(), SIGTERM);  // when listen() ended on its own
+  stopper.join();
+  return served ? 0 : report_error(kProgram, served.error(), false);
+}
+
+void print_verdict(const Verdict& verdict) {
+  std::printf("%s: %s%s\n", verdict.host.c_str(), verdict.admitted ? "admitted" : "DENIED",
+              verdict.image_version ? (" (" + *verdict.image_version + ")").c_str() : "");
+  for (const auto& check : verdict.checks) {
+    std::printf("  %-4s %-20s %s\n", check.passed ? "ok" : "FAIL", check.name.c_str(),
+                check.detail.c_str());
+  }
+}
+
+int list_versions(Store& store, bool json) {
+  auto images = store.list_images();
+  if (!images) return report_error(kProgram, images.error(), json);
+  if (json) {
+    auto out = nlohmann::json::array();
+    for (const auto& image : *images) out.push_back(to_json_value(image));
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& image : *images) {
+    std::printf("%-16s %-12s %-9s %s  uki %.16s…\n", image.measurements.name.c_str(),
+                image.measurements.version.c_str(),
+                std::string(image_state_name(image.state)).c_str(), utc(image.loaded_at).c_str(),
+                image.measurements.uki_authenticode.c_str());
+  }
+  return 0;
+}
+
+int list_hosts(Store& store, bool json) {
+  auto hosts = store.list_hosts();
+  if (!hosts) return report_error(kProgram, hosts.error(), json);
+  if (json) {
+    auto out = nlohmann::json::array();
+    for (const auto& host : *hosts) out.push_back(to_json_value(host));
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& host : *hosts) {
+    std::printf("%-24s EK %.16s…  enrolled %s  last resetCount %s\n", host.name.c_str(),
+                host.ek_sha256.c_str(), utc(host.enrolled_at).c_str(),
+                host.last_reset_count ? std::to_string(*host.last_reset_count).c_str() : "-");
+  }
+  return 0;
+}
+
+int ok(bool json, nlohmann::json out, const std::string& text) {
+  if (json) {
+    out["ok"] = true;
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::printf("%s\n", text.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cairn-verifier: admit hosts whose TPM quotes show an approved Cairn image"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  bool json = false;
+  app.add_flag("--json", json, "print results as JSON on stdout");
+  fs::path db = "/var/lib/cairn-verifier/verifier.db";
+  app.add_option("--db", db, "the verifier's SQLite database")->capture_default_str();
+  fs::path key_path = "/var/lib/cairn-verifier/token-key.pem";
+  auto add_key_option = [&](CLI::App* command) {
+    command->add_option("--token-key", key_path, "admission token signing key (PEM, 0600)")
+        ->capture_default_str();
+  };
+
+  auto* serve_cmd = app.add_subcommand("serve", "serve the HTTP+JSON attestation endpoints");
+  std::string listen = "127.0.0.1:8740";
+  serve_cmd->add_option("--listen", listen, "HOST:PORT to listen on")->capture_default_str();
+  add_key_option(serve_cmd);
+  std::optional<fs::path> ek_ca;
+  serve_cmd->add_option("--ek-ca", ek_ca, "CA certificates EK certificates must chain to");
+  int nonce_seconds = 60;
+  serve_cmd->add_option("--nonce-lifetime", nonce_seconds, "seconds a nonce stays valid")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+
+  auto* key_cmd = app.add_subcommand("token-key", "create the token key if missing");
+  add_key_option(key_cmd);
+  bool show = false;
+  key_cmd->add_flag("--show", show, "print its public key (PEM), which token checkers need");
+
+  auto* approve_cmd =
+      app.add_subcommand("approve", "approve an image version from its signed measurements.json");
+  fs::path measurements, signature, trust;
+  approve_cmd->add_option("measurements", measurements, "measurements.json")->required();
+  approve_cmd->add_option("--signature", signature, "detached CMS signature (default: FILE.sig)");
+  approve_cmd->add_option("--trust", trust, "trust anchors (file or directory)")->required();
+
+  auto* revoke_cmd = app.add_subcommand("revoke", "revoke an image version (final)");
+  std::string name, version;
+  revoke_cmd->add_option("name", name, "image name")->required();
+  revoke_cmd->add_option("version", version, "image version")->required();
+
+  auto* versions_cmd = app.add_subcommand("versions", "list approved and revoked image versions");
+  auto* hosts_cmd = app.add_subcommand("hosts", "list enrolled hosts");
+  auto* remove_cmd = hosts_cmd->add_subcommand("remove", "forget a host (it must enroll again)");
+  std::string host_name;
+  remove_cmd->add_option("name", host_name, "host name")->required();
+
+  auto* check_cmd = app.add_subcommand("check", "run the policy on a saved submission, offline");
+  fs::path submission_path;
+  std::string nonce;
+  check_cmd->add_option("submission", submission_path, "QuoteSubmission JSON")->required();
+  check_cmd->add_option("--nonce", nonce, "the nonce it was quoted with (base64)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? 0 : 1;  // --help is fine; any usage error exits 1
+  }
+
+  if (key_cmd->parsed()) {
+    auto key = load_token_key(key_path);
+    if (!key) return report_error(kProgram, key.error(), json);
+    if (!show) return ok(json, {{"token_key", key_path.string()}}, key_path.string());
+    auto pem = public_key_pem(key->get());
+    if (!pem) return report_error(kProgram, pem.error(), json);
+    if (json) return ok(json, {{"public_key_pem", *pem}}, "");
+    std::fputs(pem->c_str(), stdout);
+    return 0;
+  }
+  auto store = open_store(db);
+  if (!store) return report_error(kProgram, store.error(), json);
+  auto now = std::chrono::system_clock::now();
+  if (serve_cmd->parsed()) return serve(*store, key_path, listen, ek_ca, nonce_seconds);
+  if (approve_cmd->parsed()) {
+    if (signature.empty()) signature = measurements.string() + ".sig";
+    auto image = approve_measurements(*store, measurements, signature, trust, now);
+    if (!image) return report_error(kProgram, image.error(), json);
+    return ok(json, to_json_value(*image), "approved " + image->label());
+  }
+  if (revoke_cmd->parsed()) {
+    auto revoked = store->revoke_image(name, version);
+    if (!revoked) return report_error(kProgram, revoked.error(), json);
+    return ok(json, {{"name", name}, {"version", version}, {"state", "revoked"}},
+              "revoked " + name + " " + version);
+  }
+  if (versions_cmd->parsed()) return list_versions(*store, json);
+  if (remove_cmd->parsed()) {
+    auto removed = store->remove_host(host_name);
+    if (!removed) return report_error(kProgram, removed.error(), json);
+    if (!*removed) {
+      return report_error(kProgram, Error(Errc::not_found, "no host " + host_name + " enrolled"),
+                          json);
+    }
+    return ok(json, {{"removed", host_name}}, "removed " + host_name);
+  }
+  if (hosts_cmd->parsed()) return list_hosts(*store, json);
+  if (check_cmd->parsed()) {
+    auto text = read_file(submission_path);
+    if (!text) return report_error(kProgram, text.error(), json);
+    auto submission = parse_QuoteSubmission(*text);
+    if (!submission) return report_error(kProgram, submission.error(), json);
+    auto verdict = check_offline(*store, *submission, nonce, now);
+    if (!verdict) return report_error(kProgram, verdict.error(), json);
+    if (json) {
+      std::cout << to_json(*verdict) << "\n";
+    } else {
+      print_verdict(*verdict);
+    }
+    return verdict->admitted ? 0 : kExitDenied;
+  }
+  return 1;
+}

@@ -1,0 +1,70 @@
+// cairn-verifier's HTTP+JSON service: the endpoints of attest/protocol.hpp over cpp-httplib,
+// one mutex around the store (httplib answers on a thread pool).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "attest/protocol.hpp"
+#include "attest/verifier/enrollment.hpp"
+#include "attest/verifier/seams.hpp"
+#include "attest/verifier/store.hpp"
+#include "common/openssl.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace cairn::attest::verifier {
+
+struct ServiceOptions {
+  std::chrono::seconds nonce_lifetime{60};
+  std::chrono::seconds token_lifetime{600};
+  std::size_t max_request_bytes = 4u << 20;    // an event log is ~10-100 KiB, base64 in JSON
+  std::optional<std::filesystem::path> ek_ca;  // see Enrollment
+  // One line per request outcome (the daemon writes it to the journal); library code never
+  // prints itself.
+  std::function<void(const std::string&)> log;
+};
+
+class VerifierService {
+ public:
+  VerifierService(Store& store, EvpPkeyPtr token_key, Seams seams, ServiceOptions options = {});
+  ~VerifierService();
+
+  // The endpoints, transport-free.
+  Expected<EnrollChallenge> enroll(const EnrollRequest& request);
+  Expected<EnrollResult> activate(const EnrollActivation& activation);
+  // Errc::not_found for a host that is not enrolled.
+  Expected<NonceGrant> grant_nonce(const NonceRequest& request);
+  // Marks the nonce used whatever the verdict; records the quote's clock on a pass.
+  Expected<Verdict> attest(const QuoteSubmission& submission);
+  Expected<std::string> token_key_pem() const;
+
+  // Binds `host`:`port` (0: any free port) and returns the port.
+  Expected<int> bind(const std::string& host, int port);
+  // Serves until stop() (from another thread or a signal handler's thread).
+  Status listen();
+  void stop();
+
+ private:
+  void route();
+
+  std::mutex mutex_;  // guards store_ and enrollment_
+  Store& store_;
+  EvpPkeyPtr token_key_;
+  Seams seams_;
+  ServiceOptions options_;
+  Enrollment enrollment_;
+  std::unique_ptr<httplib::Server> server_;
+};
+
+// HTTP status for an error code: 400 bad input, 403 refused, 404 unknown, 503 busy, 500 else.
+int http_status_for(const Error& error);
+
+}  // namespace cairn::attest::verifier
