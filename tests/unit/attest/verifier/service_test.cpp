@@ -1,0 +1,199 @@
+#include "attest/verifier/service.hpp"
+
+#include <httplib.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "attest/token.hpp"
+#include "fake_seams.hpp"
+#include "unit/attest/soft_tpm.hpp"
+
+using namespace cairn;
+using namespace cairn::attest;
+using namespace cairn::attest::verifier;
+using cairn::attest::testing::SoftImage;
+using cairn::attest::testing::SoftTpm;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string encode(const Bytes& bytes) {
+  return base64_encode({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+}
+
+// A verifier on a loopback port, serving from its own thread for the test's duration.
+struct Server {
+  Store store = std::move(Store::open(":memory:").value());
+  verifier::testing::FakeSeams fake;
+  std::vector<std::string> log;
+  VerifierService service;
+  int port = 0;
+  std::thread thread;
+
+  explicit Server(ServiceOptions options = {})
+      : service(store, generate_token_key().value(), fake.seams(), with_log(std::move(options))) {
+    port = service.bind("127.0.0.1", 0).value();
+    thread = std::thread([this] { (void)service.listen(); });
+  }
+  ~Server() {
+    service.stop();
+    thread.join();
+  }
+  ServiceOptions with_log(ServiceOptions options) {
+    options.log = [this](const std::string& line) { log.push_back(line); };
+    return options;
+  }
+
+  httplib::Client client() const {
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(5);
+    client.set_read_timeout(10);
+    return client;
+  }
+  httplib::Result post(const std::string& path, const std::string& body) const {
+    return client().Post(path.c_str(), body, "application/json");
+  }
+};
+
+template <class T>
+T parse_or_fail(Expected<T> parsed) {
+  if (!parsed) FAIL(parsed.error().describe());
+  return std::move(*parsed);
+}
+
+std::string error_of(const httplib::Result& result) {
+  auto body = nlohmann::json::parse(result->body, nullptr, false);
+  REQUIRE(body.is_object());
+  REQUIRE(body.contains("error"));
+  return body["error"].get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("over HTTP: enroll, nonce, attest, admitted with a token; a replay is denied",
+          "[verifier][service]") {
+  Server server;
+  auto image = SoftImage::create("kvm-host", "1.0.0");
+  REQUIRE(
+      server.store.add_image(make_image_version(image.golden(), ImageState::approved, 0).value()));
+  SoftTpm tpm;
+  tpm.boot(image);
+
+  auto enrolled =
+      server.post("/v1/enroll", to_json(EnrollRequest{.host = "host-a",
+                                                      .ek_public = encode(tpm.ek_public()),
+                                                      .ak_public = encode(tpm.ak_public())}));
+  REQUIRE(enrolled);
+  REQUIRE(enrolled->status == 200);
+  auto challenge = parse_or_fail(parse_EnrollChallenge(enrolled->body));
+  auto secret = encode((*server.fake.drawn)[0]);
+  auto activated =
+      server.post("/v1/enroll/activate", to_json(EnrollActivation{challenge.enrollment, secret}));
+  REQUIRE(activated->status == 200);
+  CHECK(parse_or_fail(parse_EnrollResult(activated->body)).ak_name == to_hex(tpm.ak_name()));
+
+  auto granted = server.post("/v1/nonce", to_json(NonceRequest{"host-a"}));
+  REQUIRE(granted->status == 200);
+  auto grant = parse_or_fail(parse_NonceGrant(granted->body));
+  CHECK(grant.expires_at == unix_seconds(*server.fake.now + 60s));
+  CHECK(grant.pcrs == std::vector<std::uint32_t>(std::begin(kQuotedPcrs), std::end(kQuotedPcrs)));
+  auto nonce = base64_decode(grant.nonce).value();
+  auto submission = to_json(tpm.submission("host-a", Bytes(nonce.begin(), nonce.end())));
+
+  auto attested = server.post("/v1/attest", submission);
+  REQUIRE(attested->status == 200);
+  auto verdict = parse_or_fail(parse_Verdict(attested->body));
+  for (const auto& check : verdict.checks) INFO(check.name << ": " << check.detail);
+  REQUIRE(verdict.admitted);
+  REQUIRE(verdict.token.has_value());
+  auto stored = server.store.find_host("host-a").value();
+  CHECK(stored->last_reset_count == tpm.reset_count());
+
+  auto key_reply = server.client().Get("/v1/token-key");
+  REQUIRE(key_reply->status == 200);
+  auto pem = nlohmann::json::parse(key_reply->body)["public_key_pem"].get<std::string>();
+  auto public_key = parse_public_key_pem(pem).value();
+  auto claims = verify_token(*verdict.token, public_key.get(),
+                             "6c3b2a7e-8f0d-4c1e-9a55-2f6e1d0b9c47", *server.fake.now);
+  REQUIRE(claims.has_value());
+  CHECK(claims->host == "host-a");
+
+  auto replayed = server.post("/v1/attest", submission);
+  REQUIRE(replayed->status == 200);
+  auto denied = parse_or_fail(parse_Verdict(replayed->body));
+  CHECK_FALSE(denied.admitted);
+  CHECK_FALSE(denied.token.has_value());
+  REQUIRE_FALSE(denied.checks.empty());
+  CHECK(denied.checks.front().name == "nonce-unused");
+  REQUIRE(server.log.size() == 4);  // enroll, activate, two verdicts
+  CHECK_THAT(server.log.back(), Catch::Contains("denied; nonce-unused"));
+}
+
+TEST_CASE("over HTTP: a failed quote still spends its nonce and records no clock",
+          "[verifier][service]") {
+  Server server;
+  auto image = SoftImage::create("kvm-host", "1.0.0");
+  SoftTpm tpm;
+  tpm.boot(image, {.secure_boot = false});
+  REQUIRE(
+      server.store.add_image(make_image_version(image.golden(), ImageState::approved, 0).value()));
+  REQUIRE(server.store.put_host({.name = "host-a",
+                                 .ek_public = tpm.ek_public(),
+                                 .ak_public = tpm.ak_public(),
+                                 .ak_name = tpm.ak_name()}));
+  auto grant =
+      parse_or_fail(parse_NonceGrant(server.post("/v1/nonce", R"({"host":"host-a"})")->body));
+  auto nonce = base64_decode(grant.nonce).value();
+  Bytes nonce_bytes(nonce.begin(), nonce.end());
+  auto reply = server.post("/v1/attest", to_json(tpm.submission("host-a", nonce_bytes)));
+  auto verdict = parse_or_fail(parse_Verdict(reply->body));
+  CHECK_FALSE(verdict.admitted);
+  CHECK(verdict.checks.front().name == "secure-boot");
+  CHECK(server.store.find_nonce(nonce_bytes).value()->used);
+  CHECK_FALSE(server.store.find_host("host-a").value()->last_reset_count.has_value());
+}
+
+TEST_CASE("over HTTP: errors are JSON with one clear message", "[verifier][service]") {
+  Server server({.max_request_bytes = 4096});
+  SECTION("malformed JSON") {
+    auto reply = server.post("/v1/nonce", "{not json");
+    REQUIRE(reply);
+    CHECK(reply->status == 400);
+    CHECK_FALSE(error_of(reply).empty());
+  }
+  SECTION("a missing key") {
+    auto reply = server.post("/v1/enroll", R"({"host":"a"})");
+    CHECK(reply->status == 400);
+    CHECK_THAT(error_of(reply), Catch::Contains("ek_public"));
+  }
+  SECTION("a nonce for a host that is not enrolled") {
+    auto reply = server.post("/v1/nonce", R"({"host":"nobody"})");
+    CHECK(reply->status == 404);
+    CHECK_THAT(error_of(reply), Catch::Contains("nobody"));
+  }
+  SECTION("an unknown enrollment") {
+    auto reply = server.post("/v1/enroll/activate", R"({"enrollment":"ff","secret":"AAAA"})");
+    CHECK(reply->status == 404);
+  }
+  SECTION("a body over the limit") {
+    auto reply = server.post("/v1/attest", std::string(8192, ' '));
+    REQUIRE(reply);
+    CHECK(reply->status == 413);
+    CHECK_THAT(error_of(reply), Catch::Contains("4096"));
+  }
+  SECTION("an unknown endpoint") {
+    auto reply = server.client().Get("/v2/anything");
+    CHECK(reply->status == 404);
+    CHECK_THAT(error_of(reply), Catch::Contains("/v2/anything"));
+  }
+}
+
+TEST_CASE("HTTP statuses follow the error codes", "[verifier][service]") {
+  CHECK(http_status_for(Error(Errc::invalid_input, "")) == 400);
+  CHECK(http_status_for(Error(Errc::permission, "")) == 403);
+  CHECK(http_status_for(Error(Errc::crypto, "")) == 403);
+  CHECK(http_status_for(Error(Errc::not_found, "")) == 404);
+  CHECK(http_status_for(Error(Errc::io, "")) == 500);
+}
