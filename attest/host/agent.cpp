@@ -88,6 +88,9 @@ Expected<Verdict> attest(AttestationTpm& tpm, VerifierClient& verifier, const Ag
                              .systemd_log = std::move(systemd_log),
                              .boot_id = boot_id};
   for (const auto& [pcr, value] : quoted.pcrs) submission.pcrs[pcr] = to_hex(value);
+  if (!config.save_submission.empty()) {
+    CAIRN_CHECK(write_file_atomic(config.save_submission, to_json(submission), 0600));
+  }
   Verdict verdict = CAIRN_TRY(verifier.attest(submission));
 
   if (!verdict.admitted) {

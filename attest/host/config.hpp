@@ -27,6 +27,9 @@ struct AgentConfig {
   std::filesystem::path systemd_log = "/run/log/systemd/tpm2-measure.log";
   std::filesystem::path token = "/run/cairn/attest/token";
   std::filesystem::path boot_id = "/proc/sys/kernel/random/boot_id";  // not in the file: tests
+  // Not in the file either: where `attest --save-submission` keeps a copy of what it sent (for
+  // `cairn-verifier check` offline, or a support case); empty: nowhere.
+  std::filesystem::path save_submission;
 };
 
 inline const std::vector<std::filesystem::path> kDefaultConfigFiles = {"/etc/cairn/attest.toml",

@@ -46,7 +46,7 @@ int report(const Error& error, bool json_output) {
 
 struct Options {
   std::string config_file;
-  std::string tcti, verifier, verifier_key, host, token, event_log;
+  std::string tcti, verifier, verifier_key, host, token, event_log, save_submission;
   bool json = false;
   bool persist = false;
 };
@@ -61,6 +61,7 @@ Expected<AgentConfig> configure(const Options& options) {
   if (!options.host.empty()) config.host = options.host;
   if (!options.token.empty()) config.token = options.token;
   if (!options.event_log.empty()) config.event_log = options.event_log;
+  config.save_submission = options.save_submission;
   return config;
 }
 
@@ -203,6 +204,8 @@ int main(int argc, char** argv) {
                        "store a newly created EK at the persistent handle 0x81010001");
   auto* attest_cmd = app.add_subcommand("attest", "quote this boot; on admission keep the token");
   attest_cmd->alias("quote");
+  attest_cmd->add_option("--save-submission", options.save_submission,
+                         "keep a copy of the QuoteSubmission sent (for cairn-verifier check)");
   auto* check_cmd =
       app.add_subcommand("check-token", "exit 0 only with a valid token for this boot");
 

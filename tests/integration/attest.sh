@@ -4,8 +4,13 @@
 # (tpm2_makecredential, tpm2_checkquote). Checks the EK (persistent with an NV certificate, and
 # created from the TCG template), the AK, enrollment by credential activation, quotes over the 13
 # attested PCRs, the token, exit codes; and a quote from another TPM is denied.
+# Then, with CAIRN_VERIFIER set, end to end against the real cairn-verifier: a pretend measured
+# boot (attest_fake_boot) of an approved image is admitted, and each attack through the real TPM
+# path is denied with its reason: another TPM's AK, a replayed submission, an edited event log,
+# PCR 12 extended (cmdline override), a PCR extended after the log was read.
 source "$(dirname "$0")/lib.sh"
 : "${CAIRN_ATTEST:?CAIRN_ATTEST must point at cairn-attest}"
+: "${CAIRN_FAKE_BOOT:?CAIRN_FAKE_BOOT must point at attest_fake_boot}"
 here=$(cd "$(dirname "$0")" && pwd)
 
 work=$(mktemp -d)
@@ -62,6 +67,7 @@ start_stub() {
 
 start_tpm tpm_a setup
 port_a=$port
+pid_a=${pids[-1]}
 start_tpm tpm_b
 port_b=$port
 tcti_a="swtpm:host=127.0.0.1,port=$port_a"
@@ -77,15 +83,21 @@ printf 'fake firmware event log' >"$work/event_log"
 openssl ecparam -name prime256v1 -genkey -noout -out token.key 2>/dev/null
 openssl ec -in token.key -pubout -out token.pub 2>/dev/null
 start_stub stub
-cat >attest.toml <<TOML
-verifier_url = "$url"
-verifier_key = "$work/token.pub"
+# write_config FILE VERIFIER_URL TOKEN_KEY EVENT_LOG TOKEN: an attest.toml for host kvm-07 on
+# TPM A, and attest() running cairn-attest with it.
+write_config() {
+  cat >"$1" <<TOML
+verifier_url = "$2"
+verifier_key = "$3"
 host = "kvm-07"
 tcti = "$tcti_a"
-event_log = "$work/event_log"
-token = "$work/run/attest/token"
+event_log = "$4"
+token = "$5"
 TOML
-attest() { "$CAIRN_ATTEST" --config "$work/attest.toml" "$@"; }
+  config_file=$1
+}
+attest() { "$CAIRN_ATTEST" --config "$config_file" "$@"; }
+write_config "$work/attest.toml" "$url" "$work/token.pub" "$work/event_log" "$work/run/attest/token"
 status_of() { local status=0; "$@" >"$work/out" 2>"$work/err" || status=$?; echo "$status"; }
 b64_field() {  # b64_field FILE PYTHON-EXPR OUT: decode a base64 field of a JSON file
   python3 -c "import base64, json, sys; j = json.load(open(sys.argv[1]))
@@ -173,5 +185,109 @@ printf 'verifer_url = "x"\n' >bad.toml
 check_eq "unknown configuration key: exit 1" 1 "$(status_of "$CAIRN_ATTEST" --config bad.toml show)"
 check_contains "the bad key is named" "$(cat err)" "verifer_url"
 check_eq "unknown subcommand: exit 1" 1 "$(status_of attest frobnicate)"
+
+# --- end to end with cairn-verifier -------------------------------------------------------------
+if [[ -z "${CAIRN_VERIFIER:-}" ]]; then
+  echo "skip - end to end: cairn-verifier is not built in this tree"
+  finish
+  exit 0
+fi
+mkdir e2e
+cd e2e
+verifier() { "$CAIRN_VERIFIER" --db "$work/e2e/verifier.db" "$@"; }
+failed_checks() {  # the names of the failed checks in a cairn-attest --json (or verdict) output
+  python3 -c 'import json, sys; j = json.load(open(sys.argv[1]))
+print(*[c["name"] for c in (j.get("reasons") or [c for c in j.get("checks", []) if not c["passed"]])])' "$1"
+}
+
+# The image: golden measurements signed by a throwaway release key; a throwaway Secure Boot db.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout release.key -out release.crt -days 2 \
+  -subj "/CN=cairn test release" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout db.key -out db.crt -days 2 \
+  -subj "/CN=cairn test Secure Boot db" 2>/dev/null
+"$CAIRN_FAKE_BOOT" measurements --db-cert db.crt --out measurements.json
+openssl cms -sign -binary -noattr -in measurements.json -signer release.crt -inkey release.key \
+  -outform DER -out measurements.json.sig
+verifier token-key --token-key token-key.pem --show >token-key.pub
+check "cairn-verifier approves the fake image's measurements.json" \
+  verifier approve measurements.json --trust release.crt
+# EK certificates must chain to swtpm's local CA (the one swtpm_setup signed TPM A's with).
+mkdir ek-ca
+cp /var/lib/swtpm-localca/issuercert.pem /var/lib/swtpm-localca/swtpm-localca-rootca-cert.pem ek-ca/
+# Not through the verifier function: $! must be cairn-verifier itself, for the cleanup.
+"$CAIRN_VERIFIER" --db "$work/e2e/verifier.db" serve --listen 127.0.0.1:0 \
+  --token-key token-key.pem --ek-ca "$work/e2e/ek-ca" >serve.log 2>&1 &
+pids+=("$!")
+for _ in $(seq 50); do grep -q "listening on" serve.log && break; sleep 0.1; done
+verifier_port=$(grep -o 'listening on 127.0.0.1:[0-9]*' serve.log | cut -d: -f2)
+[[ -n "$verifier_port" ]] || { cat serve.log; exit 1; }
+
+# A fresh power cycle of TPM A (PCRs back to zero), then the pretend boot.
+kill "$pid_a"
+wait "$pid_a" 2>/dev/null || true
+start_tpm tpm_a
+port_a=$port
+tcti_a="swtpm:host=127.0.0.1,port=$port_a"
+check "fake boot on TPM A" "$CAIRN_FAKE_BOOT" boot --tcti "$tcti_a" --db-cert db.crt --log boot_a.log
+check "fake boot on TPM B" "$CAIRN_FAKE_BOOT" boot --tcti "$tcti_b" --db-cert db.crt --log boot_b.log
+write_config "$work/e2e/attest.toml" "http://127.0.0.1:$verifier_port" \
+  "$work/e2e/token-key.pub" "$work/e2e/boot_a.log" "$work/e2e/run/token"
+
+check_eq "e2e: enroll (EK certificate checked against swtpm's CA)" 0 \
+  "$(status_of attest enroll)"
+check_contains "e2e: cairn-verifier lists the host" "$(verifier hosts)" "kvm-07"
+check_eq "e2e: attest: admitted" 0 "$(status_of attest attest --json --save-submission sub.json)"
+check_eq "e2e: every check passed" "" "$(failed_checks "$work/out")"
+check_contains "e2e: the verdict names the image" "$(cat "$work/out")" '"image_version": "fake 1.0.0"'
+check_eq "e2e: check-token: valid" 0 "$(status_of attest check-token)"
+
+# denied NAME CHECK [cairn-attest options…]: attest is denied (exit 6) naming CHECK, in --json
+# and on stderr, and the token is gone.
+denied() {
+  local what=$1 name=$2
+  shift 2
+  check_eq "$what: denied (exit 6)" 6 "$(status_of attest "$@" attest --json)"
+  cp "$work/out" "$work/verdict.json"
+  echo "     ($what: failed checks: $(failed_checks "$work/verdict.json"))"
+  check_contains "$what: the verdict names $name" " $(failed_checks "$work/verdict.json") " " $name "
+  check_contains "$what: stderr names $name" "$(cat "$work/err")" "denied: $name:"
+  check_eq "$what: check-token refuses afterwards" 6 "$(status_of attest check-token)"
+}
+readmit() {
+  check_eq "$1: the genuine boot is admitted again" 0 "$(status_of attest attest)"
+}
+
+denied "quote by another TPM's AK" ak-signature --tcti "$tcti_b" --event-log "$work/e2e/boot_b.log"
+check_eq "another TPM's AK: only ak-signature fails (same boot, same PCRs)" "ak-signature" \
+  "$(failed_checks "$work/verdict.json")"
+readmit "after another TPM's AK"
+
+curl -s -X POST -H 'Content-Type: application/json' --data-binary @sub.json \
+  "http://127.0.0.1:$verifier_port/v1/attest" >replay.json
+check_contains "replayed submission: denied, nonce already used" \
+  " $(failed_checks replay.json) " " nonce-unused "
+check_contains "replayed submission: no token" "$(python3 -c 'import json; print(json.load(open("replay.json")).get("token"))')" "None"
+
+python3 - "$work/e2e/boot_a.log" edited.log <<'PY'
+import hashlib, sys
+log = bytearray(open(sys.argv[1], "rb").read())
+digest = hashlib.sha256(b"fake systemd-boot").digest()  # systemd-boot's PCR 4 event
+at = log.index(digest)
+log[at] ^= 1
+open(sys.argv[2], "wb").write(log)
+PY
+denied "event log edited" event-log-replay --event-log "$work/e2e/edited.log"
+readmit "after the edited log"
+
+cp boot_a.log cmdline.log
+check "PCR 12 extended with another command line (logged)" "$CAIRN_FAKE_BOOT" extend \
+  --tcti "$tcti_a" --log cmdline.log --pcr 12 --ipl "init=/bin/sh"
+denied "cmdline override" pcr12 --event-log "$work/e2e/cmdline.log"
+check_eq "cmdline override: only pcr12 fails (the log replays, the image is known)" "pcr12" \
+  "$(failed_checks "$work/verdict.json")"
+
+TPM2TOOLS_TCTI="swtpm:port=$port_a" tpm2_pcrextend \
+  "4:sha256=$(echo "loaded after the log was read" | sha256sum | cut -d' ' -f1)"
+denied "PCR 4 extended after the log was read" event-log-replay --event-log "$work/e2e/cmdline.log"
 
 finish

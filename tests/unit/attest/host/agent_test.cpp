@@ -93,6 +93,7 @@ TEST_CASE("attest quotes the granted nonce and PCRs and keeps the token on admis
           "[attest][host][agent]") {
   Sandbox box;
   REQUIRE(write_file_atomic(box.config.systemd_log, "systemd"));
+  box.config.save_submission = box.dir.path() / "submission.json";
   FakeTpm tpm;
   FakeVerifier verifier;
   auto verdict = host::attest(tpm, verifier, box.config);
@@ -112,6 +113,10 @@ TEST_CASE("attest quotes the granted nonce and PCRs and keeps the token on admis
   CHECK(sent.boot_id == "8f1c0e1e-0d1b-4c57-9a8e-2d3a1c2b3a4d");
   CHECK(sent.pcrs.at(0) == std::string(64, '1'));
   CHECK(sent.pcrs.at(7) == to_hex(Bytes(32, 0x77)));
+  auto saved = parse_QuoteSubmission(*read_file(box.config.save_submission));
+  REQUIRE(saved);
+  CHECK(saved->quoted == sent.quoted);
+  CHECK(saved->nonce == sent.nonce);
   CHECK(*read_file(box.config.token) == "payload.signature");
   struct stat st {};
   REQUIRE(::stat(box.config.token.c_str(), &st) == 0);
