@@ -323,7 +323,7 @@ TEST_CASE("a boot of an unapproved or revoked version is denied", "[verifier][po
   }
 }
 
-TEST_CASE("the UKI decides the version; systemd-boot may be any approved version's",
+TEST_CASE("the UKI decides the version, systemd-boot may be any approved version's",
           "[verifier][policy]") {
   World world;
   auto update = world.image.next("1.1.0");

@@ -72,7 +72,7 @@ std::string error_of(const httplib::Result& result) {
 
 }  // namespace
 
-TEST_CASE("over HTTP: enroll, nonce, attest, admitted with a token; a replay is denied",
+TEST_CASE("over HTTP: enroll, nonce, attest, admitted with a token, then a replay denied",
           "[verifier][service]") {
   Server server;
   auto image = SoftImage::create("kvm-host", "1.0.0");
