@@ -35,13 +35,15 @@ Expected<Bytes> EsysAttestationTpm::activate(std::span<const std::uint8_t> crede
                                              std::span<const std::uint8_t> encrypted_secret) {
   const LoadedKey* endorsement = CAIRN_TRY(ek());
   const LoadedKey* attestation = CAIRN_TRY(ak());
-  return activate_credential(tpm_, *endorsement, *attestation, credential_blob, encrypted_secret);
+  return with_context(
+      activate_credential(tpm_, *endorsement, *attestation, credential_blob, encrypted_secret),
+      "on " + tpm_.tcti_name());
 }
 
 Expected<QuoteResult> EsysAttestationTpm::quote(std::span<const std::uint8_t> nonce,
                                                 std::span<const std::uint32_t> pcrs) {
   const LoadedKey* attestation = CAIRN_TRY(ak());
-  return host::quote(tpm_, *attestation, nonce, pcrs);
+  return with_context(host::quote(tpm_, *attestation, nonce, pcrs), "on " + tpm_.tcti_name());
 }
 
 }  // namespace cairn::attest::host
