@@ -10,7 +10,8 @@ mkdir -p "$second/cache"
 ln -sfn "$minimal_out/cache/debs" "$second/cache/debs"
 "$CAIRN_BUILD" build "$CAIRN_SOURCE/recipes/minimal.toml" --out "$second" --keys "$keys_dir" \
   --no-cache --json > "$CAIRN_ITEST/second.json"
-for f in root.erofs root.verity minimal_1.0.0.efi disk.img compliance.json compliance.json.sig; do
+for f in root.erofs root.verity minimal_1.0.0.efi disk.img compliance.json compliance.json.sig \
+  measurements.json measurements.json.sig; do
   check "$f is bit-identical" cmp "$minimal_dir/$f" "$second/minimal/1.0.0/$f"
 done
 first_hash=$(jq -r .root_hash "$CAIRN_ITEST/minimal.json")
