@@ -23,7 +23,15 @@ class Esp {
   virtual Status install_entry(const std::filesystem::path& file, const std::string& name) = 0;
   // One atomic rename within EFI/Linux (boot counting and rollback change only names).
   virtual Status rename_entry(const std::string& from, const std::string& to) = 0;
+  // Removes what interrupted writes left behind; returns how many files it removed. A power cut
+  // while a UKI is copied leaves a lost cluster chain, which fsck.fat -a (systemd-fsck, before
+  // /efi is mounted) salvages as /FSCKnnnn.REC: on an ESP only Cairn writes large files to,
+  // those are pieces of UKIs, and five of them fill a 256 MiB ESP. Also our temporary files.
+  virtual Expected<std::size_t> reclaim_debris() = 0;
 };
+
+// "FSCK0000.REC": a cluster chain fsck.fat salvaged.
+bool is_fsck_salvage(std::string_view name);
 
 // The ESP mounted at `root` (e.g. /efi).
 class MountedEsp final : public Esp {
@@ -33,6 +41,7 @@ class MountedEsp final : public Esp {
   Status remove_entry(const std::string& name) override;
   Status install_entry(const std::filesystem::path& file, const std::string& name) override;
   Status rename_entry(const std::string& from, const std::string& to) override;
+  Expected<std::size_t> reclaim_debris() override;
 
  private:
   std::filesystem::path root_;
@@ -47,9 +56,11 @@ class ImageEsp final : public Esp {
   Status remove_entry(const std::string& name) override;
   Status install_entry(const std::filesystem::path& file, const std::string& name) override;
   Status rename_entry(const std::string& from, const std::string& to) override;
+  Expected<std::size_t> reclaim_debris() override;
 
  private:
   Command mtools(std::vector<std::string> argv) const;
+  Expected<std::vector<std::string>> list(const std::string& dir);
   std::filesystem::path disk_;
   std::uint64_t offset_;
   ProcessRunner& runner_;

@@ -53,6 +53,9 @@ Status retire_slot(Esp& esp, const SlotLayout& layout, const Slot& slot,
                    const std::string& incoming_version) {
   CAIRN_CHECK(remove_entries(esp, slot.version()));
   CAIRN_CHECK(remove_entries(esp, incoming_version));  // leftovers of an interrupted install
+  // The space earlier interrupted installs took (a 20-cut soak filled the ESP with salvaged
+  // chains until the next UKI no longer fitted).
+  CAIRN_TRY(esp.reclaim_debris());
   std::string seed(1, slot.name);
   CAIRN_CHECK(set_partition_identity(layout.disk, slot.root.number,
                                      stable_uuid("cairn-empty-root-" + seed), "cairn_empty"));

@@ -43,7 +43,12 @@ class FakeEsp final : public Esp {
     std::ranges::replace(names_, from, to);
     return {};
   }
+  Expected<std::size_t> reclaim_debris() override {
+    ++reclaims_;
+    return 0;
+  }
   std::vector<std::string> names_;
+  int reclaims_ = 0;
   std::string fail_on_;
 };
 
