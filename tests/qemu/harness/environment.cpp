@@ -42,6 +42,10 @@ fs::path TestEnvironment::cairn_build() const {
   return env_path("CAIRN_BUILD", CAIRN_BUILD_BINARY);
 }
 
+fs::path TestEnvironment::cairn_verifier() const {
+  return env_path("CAIRN_VERIFIER", CAIRN_VERIFIER_BINARY);
+}
+
 fs::path TestEnvironment::disk(const std::string& version) const {
   return image_dir(version) / "disk.img";
 }

@@ -21,6 +21,9 @@ struct TestEnvironment {
   std::filesystem::path keys_dir() const { return qtest_dir / "keys"; }
   // The cairn-build these tests run on the host side ($CAIRN_BUILD, else this build tree's).
   std::filesystem::path cairn_build() const;
+  // The cairn-verifier the attestation tests run on the host side ($CAIRN_VERIFIER, else this
+  // build tree's).
+  std::filesystem::path cairn_verifier() const;
   std::filesystem::path ssh_key() const { return qtest_dir / "ssh/id_ed25519"; }
   std::filesystem::path machine_dir(const std::string& name) const {
     return qtest_dir / "machines" / name;
