@@ -3,10 +3,9 @@
 // firmware event log) enrolls, quotes and is admitted, and the libvirt hook lets a domain
 // start. The same host, its UKI swapped for a modified one still signed by the db key, boots
 // fine — Secure Boot cannot tell — but is denied, and the hook refuses the domain.
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "common/fs.hpp"
@@ -38,8 +37,6 @@ struct Verifier {
   fs::path public_key;
 };
 
-std::uint16_t pick_port() { return static_cast<std::uint16_t>(20000 + ::getpid() % 20000); }
-
 Expected<ProcessResult> run_tool(const std::vector<std::string>& argv) {
   SystemProcessRunner runner;
   return runner.run({.argv = argv, .capture_stdout = true});
@@ -47,22 +44,30 @@ Expected<ProcessResult> run_tool(const std::vector<std::string>& argv) {
 
 // Starts cairn-verifier on the test machine and approves the image the guests boot.
 Verifier start_verifier(const TestEnvironment& env, const fs::path& dir) {
-  fs::path db = dir / "verifier.db", key = dir / "token.key";
-  std::uint16_t port = pick_port();
+  fs::path db = dir / "verifier.db", key = dir / "token.key", log = dir / "verifier.log";
   auto verifier = env.cairn_verifier().string();
   auto approve = require(run_tool({verifier, "--db", db.string(), "approve",
                                    (env.image_dir() / "measurements.json").string(), "--trust",
                                    (env.keys_dir() / "trust").string()}));
   INFO("approve: " << approve.stdout_text << approve.stderr_tail);
   REQUIRE(approve.exit_code == 0);
-  auto process = require(
-      BackgroundProcess::start({verifier, "--db", db.string(), "serve", "--listen",
-                                "127.0.0.1:" + std::to_string(port), "--token-key", key.string()},
-                               dir / "verifier.log"));
+  // Port 0: the verifier picks a free one and says which ("listening on 127.0.0.1:PORT").
+  auto process =
+      require(BackgroundProcess::start({verifier, "--db", db.string(), "serve", "--listen",
+                                        "127.0.0.1:0", "--token-key", key.string()},
+                                       log));
+  static const std::regex kListening("listening on 127\\.0\\.0\\.1:([0-9]+)");
+  std::smatch listening;
+  std::string text;
   auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!fs::exists(key) && std::chrono::steady_clock::now() < deadline) {
+  while (!std::regex_search(text, listening, kListening) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(100ms);
+    text = read_file(log).value_or("");
   }
+  INFO("verifier log: " << text);
+  REQUIRE_FALSE(listening.empty());
+  auto port = static_cast<std::uint16_t>(std::stoi(listening[1].str()));
   auto shown = require(run_tool(
       {verifier, "--db", db.string(), "token-key", "--show", "--token-key", key.string()}));
   REQUIRE(shown.exit_code == 0);
