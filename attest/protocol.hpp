@@ -27,10 +27,10 @@ inline constexpr std::uint32_t kQuotedPcrs[] = {0, 1, 2, 3, 4, 5, 7, 9, 11, 12, 
 
 // Host → verifier: "this EK and this AK live in my TPM".
 struct EnrollRequest {
-  std::string host;                   // host name, [A-Za-z0-9._-], unique in the verifier
-  std::string ek_public;              // base64 TPM2B_PUBLIC of the endorsement key
+  std::string host;                           // host name, [A-Za-z0-9._-], unique in the verifier
+  std::string ek_public;                      // base64 TPM2B_PUBLIC of the endorsement key
   std::optional<std::string> ek_certificate;  // base64 DER, from NV index 0x01c00002 if present
-  std::string ak_public;              // base64 TPM2B_PUBLIC of the restricted signing AK
+  std::string ak_public;                      // base64 TPM2B_PUBLIC of the restricted signing AK
 };
 
 // Verifier → host: TPM2_MakeCredential(EK, secret, name(AK)) made in software.
@@ -57,9 +57,9 @@ struct NonceRequest {
 };
 
 struct NonceGrant {
-  std::string nonce;                 // base64, 32 random bytes, single use
-  std::int64_t expires_at = 0;       // unix seconds
-  std::vector<std::uint32_t> pcrs;   // sha256 bank selection to quote (kQuotedPcrs)
+  std::string nonce;                // base64, 32 random bytes, single use
+  std::int64_t expires_at = 0;      // unix seconds
+  std::vector<std::uint32_t> pcrs;  // sha256 bank selection to quote (kQuotedPcrs)
 };
 
 struct QuoteSubmission {
@@ -72,11 +72,11 @@ struct QuoteSubmission {
   // systemd's measurement log (/run/log/systemd/tpm2-measure.log, systemd ≥ 255); bookworm's
   // systemd 252 writes none, PCR 11 is then checked against the predicted phase values.
   std::optional<std::string> systemd_log;
-  std::string boot_id;    // /proc/sys/kernel/random/boot_id, bound into the token
+  std::string boot_id;  // /proc/sys/kernel/random/boot_id, bound into the token
 };
 
 struct CheckResult {
-  std::string name;    // stable id, e.g. "nonce", "ak-signature", "pcr11-approved"
+  std::string name;  // stable id, e.g. "nonce", "ak-signature", "pcr11-approved"
   bool passed = false;
   std::string detail;  // why, with the values involved
 };
@@ -90,8 +90,8 @@ struct Verdict {
 };
 
 // JSON conversions. Parsing is strict (unknown or missing keys → Errc::invalid_input).
-#define CAIRN_ATTEST_MESSAGE(Type)                     \
-  std::string to_json(const Type& message);            \
+#define CAIRN_ATTEST_MESSAGE(Type)          \
+  std::string to_json(const Type& message); \
   Expected<Type> parse_##Type(std::string_view json);
 CAIRN_ATTEST_MESSAGE(EnrollRequest)
 CAIRN_ATTEST_MESSAGE(EnrollChallenge)
