@@ -117,6 +117,7 @@ packages = [
   "systemd-boot-efi", "kmod", "e2fsprogs", "passwd", "login", "openssh-server", "zstd",
   "libvirt-daemon-system", "libvirt-daemon-driver-qemu", "nftables", "chrony", "auditd",
   "apparmor", "polkitd", "sudo", "libarchive13", "libcurl4", "libtomlplusplus3",
+  "libtss2-esys-3.0.2-0", "libtss2-tctildr0", "libtss2-rc0",  # cairn-attest
 ]
 [overlay]
 dir = "overlays/common"
