@@ -297,4 +297,8 @@ TPM2TOOLS_TCTI="swtpm:port=$port_a" tpm2_pcrextend \
   "4:sha256=$(echo "loaded after the log was read" | sha256sum | cut -d' ' -f1)"
 denied "PCR 4 extended after the log was read" event-log-replay --event-log "$work/e2e/cmdline.log"
 
+# Last: revocation is final for the fake image.
+check "the operator revokes the image" verifier revoke fake 1.0.0
+denied "revoked version" image-not-revoked --event-log "$work/e2e/cmdline.log"
+
 finish
