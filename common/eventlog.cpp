@@ -46,21 +46,6 @@ constexpr std::array kTypeNames{
     TypeName{kEvEfiSpdmFirmwareConfig, "EV_EFI_SPDM_FIRMWARE_CONFIG"},
 };
 
-const EVP_MD* evp_for(std::uint16_t algorithm) {
-  switch (algorithm) {
-    case kAlgSha1:
-      return EVP_sha1();
-    case kAlgSha256:
-      return EVP_sha256();
-    case kAlgSha384:
-      return EVP_sha384();
-    case kAlgSha512:
-      return EVP_sha512();
-    default:
-      return nullptr;
-  }
-}
-
 // Little-endian reads with bounds checks; every failure names where and what.
 class Reader {
  public:
@@ -188,8 +173,23 @@ std::string_view event_type_name(std::uint32_t type) {
 
 bool is_known_event_type(std::uint32_t type) { return !event_type_name(type).empty(); }
 
+const EVP_MD* digest_algorithm(std::uint16_t algorithm) {
+  switch (algorithm) {
+    case kAlgSha1:
+      return EVP_sha1();
+    case kAlgSha256:
+      return EVP_sha256();
+    case kAlgSha384:
+      return EVP_sha384();
+    case kAlgSha512:
+      return EVP_sha512();
+    default:
+      return nullptr;
+  }
+}
+
 std::size_t digest_size(std::uint16_t algorithm) {
-  const EVP_MD* md = evp_for(algorithm);
+  const EVP_MD* md = digest_algorithm(algorithm);
   return md ? static_cast<std::size_t>(EVP_MD_get_size(md)) : 0;
 }
 
@@ -219,7 +219,7 @@ Expected<EventLog> parse_event_log(std::span<const std::uint8_t> bytes) {
 
 std::vector<std::uint8_t> extend(std::span<const std::uint8_t> pcr,
                                  std::span<const std::uint8_t> digest, std::uint16_t algorithm) {
-  const EVP_MD* md = evp_for(algorithm);
+  const EVP_MD* md = digest_algorithm(algorithm);
   std::vector<std::uint8_t> out(static_cast<std::size_t>(EVP_MD_get_size(md)));
   EVP_MD_CTX* context = EVP_MD_CTX_new();
   EVP_DigestInit_ex(context, md, nullptr);

@@ -4,6 +4,8 @@
 // the verifier (cairn-verifier) parses hostile logs with it, so every length is checked.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <cstdint>
 #include <map>
 #include <span>
@@ -53,6 +55,8 @@ std::string_view event_type_name(std::uint32_t type);
 bool is_known_event_type(std::uint32_t type);
 // Digest size of a hash algorithm, 0 when unknown.
 std::size_t digest_size(std::uint16_t algorithm);
+// The OpenSSL digest of a TPM_ALG_ID (SHA-1, SHA-256, SHA-384, SHA-512); null for any other.
+const EVP_MD* digest_algorithm(std::uint16_t algorithm);
 
 struct Digest {
   std::uint16_t algorithm = 0;

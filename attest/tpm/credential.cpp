@@ -164,7 +164,7 @@ Expected<Bytes> aes_128_cfb(std::span<const std::uint8_t> key, std::span<const s
 
 Expected<Credential> make_credential(const PublicKey& ek, std::span<const std::uint8_t> secret,
                                      std::span<const std::uint8_t> ak_name) {
-  const EVP_MD* md = digest_for(ek.name_alg);
+  const EVP_MD* md = digest_algorithm(ek.name_alg);
   if (md == nullptr || !ek.key) {
     return fail(Errc::invalid_input, "MakeCredential: the EK's nameAlg is not supported");
   }
@@ -175,8 +175,9 @@ Expected<Credential> make_credential(const PublicKey& ek, std::span<const std::u
                                          std::to_string(secret.size()));
   }
   const EVP_MD* name_md =
-      ak_name.size() >= 2 ? digest_for(static_cast<std::uint16_t>((ak_name[0] << 8) | ak_name[1]))
-                          : nullptr;
+      ak_name.size() >= 2
+          ? digest_algorithm(static_cast<std::uint16_t>((ak_name[0] << 8) | ak_name[1]))
+          : nullptr;
   if (name_md == nullptr ||
       ak_name.size() != 2 + static_cast<std::size_t>(EVP_MD_get_size(name_md))) {
     return fail(Errc::invalid_input, "MakeCredential: the AK name is not nameAlg || digest");

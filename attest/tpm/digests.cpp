@@ -1,23 +1,6 @@
 #include "attest/tpm/digests.hpp"
 
-#include <tss2/tss2_tpm2_types.h>
-
 namespace cairn::attest::tpm {
-
-const EVP_MD* digest_for(std::uint16_t hash_alg) {
-  switch (hash_alg) {
-    case TPM2_ALG_SHA1:
-      return EVP_sha1();
-    case TPM2_ALG_SHA256:
-      return EVP_sha256();
-    case TPM2_ALG_SHA384:
-      return EVP_sha384();
-    case TPM2_ALG_SHA512:
-      return EVP_sha512();
-    default:
-      return nullptr;
-  }
-}
 
 Bytes digest(const EVP_MD* md, std::initializer_list<std::span<const std::uint8_t>> parts) {
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());

@@ -1,4 +1,4 @@
-// TPM hash algorithm ids as OpenSSL digests, shared by the structure parser (names, signatures)
+// Hashing and TPM marshalling helpers shared by the structure parser (names, signatures)
 // and make_credential (KDFa/KDFe, HMAC).
 #pragma once
 
@@ -6,12 +6,13 @@
 #include <span>
 
 #include "attest/tpm/structures.hpp"
+#include "common/eventlog.hpp"
 #include "common/openssl.hpp"
 
 namespace cairn::attest::tpm {
 
-// SHA-1, SHA-256, SHA-384, SHA-512; null for any other TPM_ALG_ID.
-const EVP_MD* digest_for(std::uint16_t hash_alg);
+// TPM_ALG_ID → OpenSSL digest: common/eventlog.hpp's, shared with the event log replay.
+using cairn::tpm::digest_algorithm;
 
 // H(parts[0] || parts[1] || ...). `md` must be non-null.
 Bytes digest(const EVP_MD* md, std::initializer_list<std::span<const std::uint8_t>> parts);

@@ -192,7 +192,7 @@ Expected<PublicKey> parse_public(std::span<const std::uint8_t> tpm2b_public) {
   }
   auto area = CAIRN_TRY(unmarshal_all<TPMT_PUBLIC>(tpm2b_public.subspan(2),
                                                    Tss2_MU_TPMT_PUBLIC_Unmarshal, "TPMT_PUBLIC"));
-  const EVP_MD* name_md = digest_for(area.nameAlg);
+  const EVP_MD* name_md = digest_algorithm(area.nameAlg);
   if (name_md == nullptr) {
     return fail(Errc::invalid_input,
                 "TPM2B_PUBLIC: unsupported nameAlg " + std::to_string(area.nameAlg));
@@ -267,7 +267,7 @@ Expected<PublicKey> parse_endorsement_key(std::span<const std::uint8_t> tpm2b_pu
   if (key.type == TPM2_ALG_ECC && area.parameters.eccDetail.kdf.scheme != TPM2_ALG_NULL) {
     return fail(Errc::invalid_input, "endorsement key: ECC kdf must be NULL");
   }
-  if (digest_for(key.name_alg) == nullptr || key.name_alg == TPM2_ALG_SHA1) {
+  if (digest_algorithm(key.name_alg) == nullptr || key.name_alg == TPM2_ALG_SHA1) {
     return fail(Errc::invalid_input, "endorsement key: nameAlg must be SHA-256 or stronger");
   }
   return key;
@@ -296,7 +296,7 @@ Status verify_signature(const PublicKey& ak, std::span<const std::uint8_t> signe
     return fail(Errc::integrity,
                 "signature scheme " + std::to_string(signature.sigAlg) + " is not supported");
   }
-  const EVP_MD* md = digest_for(hash);
+  const EVP_MD* md = digest_algorithm(hash);
   if (hash != ak.scheme_hash || md == nullptr) {
     return fail(Errc::integrity, "signature hash " + std::to_string(hash) + " is not the AK's (" +
                                      std::to_string(ak.scheme_hash) + ")");
