@@ -245,6 +245,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                                  .profile = recipe.hardening_profile.empty() ? nullptr : &profile,
                                  .hardening_vars = hardening_vars,
                                  .enable_units = recipe.enable_units,
+                                 .disable_units = recipe.disable_units,
                                  .initrd_drivers = recipe.initrd_drivers,
                                  .image_name = recipe.name,
                                  .image_version = recipe.version,

@@ -204,6 +204,7 @@ Expected<Recipe> load_recipe(const fs::path& path) {
   const toml::table* systemd_table = CAIRN_TRY(top.optional_table("systemd"));
   TableReader systemd(*systemd_table, path, "systemd");
   recipe.enable_units = CAIRN_TRY(systemd.string_array("enable"));
+  recipe.disable_units = CAIRN_TRY(systemd.string_array("disable"));
   CAIRN_CHECK(systemd.finish());
 
   CAIRN_CHECK(top.finish());

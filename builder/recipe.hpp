@@ -50,6 +50,7 @@ struct Recipe {
   std::vector<std::string> kernel_cmdline;  // extra parameters, after the profile's
   std::vector<std::string> initrd_drivers;  // extra kernel modules for dracut
   std::vector<std::string> enable_units;    // systemd units to enable
+  std::vector<std::string> disable_units;  // units the packages enabled that the host does not want
 
   // [network] admin_interface: the one interface sshd (and libvirt's remote access over SSH)
   // is reachable on; the hardening profile's firewall denies everything else. Empty: none named.

@@ -150,30 +150,58 @@ Expected<std::vector<std::string>> installed_packages(ProcessRunner& runner, con
 // persistent machine-id there; on first boot the initrd formats and grows the empty partition.
 constexpr const char* kInitrdVarTools =
     "/usr/lib/systemd/systemd-makefs /usr/lib/systemd/systemd-growfs "
-    "/usr/lib/systemd/system/systemd-makefs@.service "
-    "/usr/lib/systemd/system/systemd-growfs@.service "
     "/usr/sbin/mkfs.ext4 /usr/sbin/mke2fs /usr/sbin/e2fsck /usr/sbin/fsck.ext4 /etc/mke2fs.conf";
+
+// systemd-pcrphase measures "enter-initrd" and "leave-initrd" into PCR 11 (attestation predicts
+// them). It needs ESYS and the device TCTI, nothing more: dracut's own tpm2-tss module would add
+// FAPI, curl, json-c and tpm2-tools (for TPM-sealed LUKS, which Cairn does not use). dracut
+// installs no dependencies of a listed library, hence libtss2-sys (ESYS needs it).
+constexpr const char* kInitrdPcrPhase =
+    "/usr/lib/systemd/systemd-pcrphase /usr/lib/systemd/system/systemd-pcrphase-initrd.service "
+    "/usr/lib/systemd/system/initrd.target.wants/systemd-pcrphase-initrd.service "
+    "/usr/lib/x86_64-linux-gnu/libtss2-esys.so.0 /usr/lib/x86_64-linux-gnu/libtss2-sys.so.1 "
+    "/usr/lib/x86_64-linux-gnu/libtss2-mu.so.0 "
+    "/usr/lib/x86_64-linux-gnu/libtss2-rc.so.0 /usr/lib/x86_64-linux-gnu/libtss2-tctildr.so.0 "
+    "/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0";
+
+// The initrd is hashed by the firmware (Secure Boot, PCR 4), by systemd-stub (PCR 11) and by the
+// EFI stub (PCR 9) in every active PCR bank, then unpacked by the kernel: under TCG each of its
+// megabytes costs boot time. A generic (non-hostonly) initrd still keeps every storage driver,
+// but only the filesystems a Cairn root and /var use (the default carries all of them, 17 MB)
+// and none of the dracut modules for features a Cairn host does not boot with: LUKS, hibernation
+// resume, NVDIMM, LUN masking, a virtiofs or overlay root, a separate /usr. dracut-systemd runs
+// dracut's shell hooks as services (about 3 s under TCG); systemd's own generators already set
+// up the verity root and the /var mount from the command line and fstab.
+constexpr const char* kInitrdFilesystems = "erofs ext4";
+constexpr const char* kInitrdOmittedModules =
+    "crypt resume nvdimm lunmask virtiofs overlay-root usrmount terminfo dracut-systemd";
 
 Status build_initrd(ProcessRunner& runner, const CustomizeInput& input, const fs::path& tree,
                     const std::string& kver, Progress& progress) {
-  std::string drivers = "erofs dm_verity";
+  // tpm_tis/tpm_crb: systemd-pcrphase measures "enter-initrd" before the root is up (built into
+  // Debian's cloud kernel, kept explicit for kernels that build them as modules).
+  std::string drivers = "erofs dm_verity tpm_tis tpm_crb";
   for (const auto& driver : input.initrd_drivers) drivers += " " + driver;
   std::string target = "/usr/lib/modules/" + kver + "/initrd";
-  // systemd-pcrphase measures the boot phases into PCR 11 (attestation predicts them); dracut's
-  // tpm2-tss module needs the TSS libraries and tpm2-tools, so only images that carry them get it.
-  std::string modules = "systemd-veritysetup";
-  if (fs::exists(tree / "usr/lib/x86_64-linux-gnu/libtss2-esys.so.0") &&
-      fs::exists(tree / "usr/bin/tpm2")) {
-    modules += " systemd-pcrphase tpm2-tss";
+  std::string install = kInitrdVarTools;
+  if (fs::exists(tree / "usr/lib/x86_64-linux-gnu/libtss2-esys.so.0")) {
+    install = install + " " + kInitrdPcrPhase;
   }
   // zstd level 3 on all cores: dracut's default (-15, one thread) takes 2.7x as long for an
   // initrd 13 % smaller — not worth it for a file that lives inside a signed UKI.
-  Command command =
-      chroot_command(tree,
-                     {"dracut", "--reproducible", "--no-hostonly", "--force", "--quiet",
-                      "--compress", "zstd -3 -T0", "--add", modules, "--install", kInitrdVarTools,
-                      "--add-drivers", drivers, "--kver", kver, target},
-                     input.source_date_epoch);
+  std::vector<std::string> argv{"dracut", "--reproducible", "--no-hostonly", "--force", "--quiet"};
+  for (const auto& [option, value] : std::initializer_list<std::pair<const char*, std::string>>{
+           {"--compress", "zstd -3 -T0"},
+           {"--add", "systemd-veritysetup"},
+           {"--omit", kInitrdOmittedModules},
+           {"--filesystems", kInitrdFilesystems},
+           {"--install", install},
+           {"--add-drivers", drivers},
+           {"--kver", kver}}) {
+    argv.insert(argv.end(), {option, value});
+  }
+  argv.push_back(target);
+  Command command = chroot_command(tree, std::move(argv), input.source_date_epoch);
   command.on_stderr_line = [&](std::string_view line) { progress.stage_detail(kStage, line); };
   CAIRN_CHECK(run_step(runner, command, "building the initrd with dracut"));
   // Debian's kernel hook made its own (host-specific, timestamped) initrd: not ours.
@@ -280,10 +308,13 @@ Expected<CustomizeOutput> customize_tree(const CustomizeInput& input, ProcessRun
   }
   progress.stage_detail(kStage, "users");
   CAIRN_CHECK(add_users(runner, input, output.tree));
-  for (const auto& unit : input.enable_units) {
-    CAIRN_CHECK(run_step(runner,
-                         {.argv = {"systemctl", "--root=" + output.tree.string(), "enable", unit}},
-                         "enabling " + unit));
+  for (const auto& [verb, units] :
+       {std::pair{"enable", &input.enable_units}, std::pair{"disable", &input.disable_units}}) {
+    for (const auto& unit : *units) {
+      CAIRN_CHECK(run_step(runner,
+                           {.argv = {"systemctl", "--root=" + output.tree.string(), verb, unit}},
+                           std::string("systemctl ") + verb + " " + unit));
+    }
   }
   output.kernel_version = CAIRN_TRY(find_kernel_version(output.tree));
   output.kernel = output.tree / "boot" / ("vmlinuz-" + output.kernel_version);

@@ -24,6 +24,7 @@ struct CustomizeInput {
   const HardeningProfile* profile = nullptr;          // null: no hardening profile
   std::map<std::string, std::string> hardening_vars;  // see hardening_variables()
   std::vector<std::string> enable_units;
+  std::vector<std::string> disable_units;
   std::vector<std::string> initrd_drivers;
   std::string image_name, image_version;
   std::int64_t source_date_epoch = 0;

@@ -84,4 +84,27 @@ check_eq "the db certificate's fingerprint" \
   "$(jq -r .secure_boot_db.sha256 "$m")"
 check_eq "the db certificate itself" "$(openssl x509 -in "$keys_dir/db.crt")" \
   "$(jq -r .secure_boot_db.pem "$m" | openssl x509)"
+
+# --- what the initrd carries: what the boot needs, not what a generic initrd adds ---------------
+initrd_files=$(zstd -dc "$mtmp/initrd" | cpio -t --quiet 2>/dev/null)
+for needed in usr/lib/systemd/systemd-veritysetup usr/lib/systemd/systemd-pcrphase \
+  usr/lib/systemd/system/initrd.target.wants/systemd-pcrphase-initrd.service \
+  usr/lib/x86_64-linux-gnu/libtss2-esys.so.0 usr/lib/x86_64-linux-gnu/libtss2-sys.so.1 \
+  usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0 usr/sbin/mkfs.ext4 usr/lib/systemd/systemd-growfs; do
+  check "the initrd carries $needed" grep -qx "$needed" <<<"$initrd_files"
+done
+check "the initrd carries the erofs and dm-verity modules" \
+  bash -c 'grep -q "/erofs.ko" <<<"$1" && grep -q "/dm-verity.ko" <<<"$1"' _ "$initrd_files"
+for unwanted in /btrfs.ko /xfs.ko /dm-crypt.ko libtss2-fapi usr/bin/tpm2 usr/lib/dracut/hooks/resume; do
+  check "the initrd leaves out $unwanted" bash -c '! grep -q -- "$1" <<<"$2"' _ "$unwanted" "$initrd_files"
+done
+# --- units the recipe disables ([systemd] disable) ------------------------------------------------
+mkdir "$mtmp/root"
+fsck.erofs --extract="$mtmp/root" "$minimal_dir/root.erofs" >/dev/null 2>&1
+check "the slot extracts" test -d "$mtmp/root/etc/systemd/system"
+check "ssh.service is enabled" test -L "$mtmp/root/etc/systemd/system/multi-user.target.wants/ssh.service"
+for unit in multi-user.target.wants/e2scrub_reap.service timers.target.wants/e2scrub_all.timer \
+  timers.target.wants/dpkg-db-backup.timer; do
+  check "$unit is disabled" test ! -e "$mtmp/root/etc/systemd/system/$unit"
+done
 finish

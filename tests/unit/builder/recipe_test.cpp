@@ -58,6 +58,23 @@ TEST_CASE("a minimal recipe gets defaults") {
   CHECK(recipe->machine_class == "x86_64-t");
   CHECK(recipe->components == std::vector<std::string>{"main"});
   CHECK(recipe->disk_layout == "ab-disk");
+  CHECK(recipe->enable_units.empty());
+  CHECK(recipe->disable_units.empty());
+}
+
+TEST_CASE("the recipe lists units to enable and units to disable") {
+  RecipeFile file;
+  auto recipe = file.load(std::string(kValid) + R"(
+[systemd]
+enable = ["ssh.service"]
+disable = ["e2scrub_reap.service", "dpkg-db-backup.timer"]
+)");
+  REQUIRE(recipe.has_value());
+  CHECK(recipe->enable_units == std::vector<std::string>{"ssh.service"});
+  CHECK(recipe->disable_units ==
+        std::vector<std::string>{"e2scrub_reap.service", "dpkg-db-backup.timer"});
+  CHECK_THAT(error_of(file.load(std::string(kValid) + "[systemd]\ndisable = \"e2scrub\"\n")),
+             Catch::Contains("disable"));
 }
 
 TEST_CASE("an unknown key is named with its line and a suggestion") {
