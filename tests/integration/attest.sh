@@ -6,8 +6,12 @@
 # attested PCRs, the token, exit codes; and a quote from another TPM is denied.
 # Then, with CAIRN_VERIFIER set, end to end against the real cairn-verifier: a pretend measured
 # boot (attest_fake_boot) of an approved image is admitted, and each attack through the real TPM
-# path is denied with its reason: another TPM's AK, a replayed submission, an edited event log,
-# PCR 12 extended (cmdline override), a PCR extended after the log was read.
+# path is denied with its reason: another TPM's AK, a replayed submission, an edited event log;
+# submissions hand-made with tpm2-tools and the host's own AK (recreated from its template) that
+# the TPM really signed: a nonce that expired (a second cairn-verifier with --nonce-lifetime 1),
+# a quote over another PCR selection, a TPMS_ATTEST with another magic (signed through a
+# TPM2_Hash ticket) or of another type (TPM2_GetTime); a boot of a version never approved,
+# PCR 12 extended (cmdline override), a PCR extended after the log was read, a revoked version.
 source "$(dirname "$0")/lib.sh"
 : "${CAIRN_ATTEST:?CAIRN_ATTEST must point at cairn-attest}"
 : "${CAIRN_FAKE_BOOT:?CAIRN_FAKE_BOOT must point at attest_fake_boot}"
@@ -285,6 +289,187 @@ open(sys.argv[2], "wb").write(log)
 PY
 denied "event log edited" event-log-replay --event-log "$work/e2e/edited.log"
 readmit "after the edited log"
+
+# --- hand-made submissions: tpm2-tools with the host's own AK ----------------------------------
+# The AK is a primary key of the owner hierarchy: whoever holds the TPM (root on the host)
+# recreates it from its template and has it sign outside cairn-attest. Each submission below is
+# the genuine one (sub.json) with the nonce, TPMS_ATTEST, signature and PCR values replaced by
+# what this TPM really signed, POSTed to cairn-verifier's /v1/attest as cairn-attest does.
+verifier_url="http://127.0.0.1:$verifier_port"
+tpm_a() { TPM2TOOLS_TCTI="swtpm:port=$port_a" "$@"; }
+# No resource manager: every object tpm2-tools loads stays loaded, so flush after each use.
+ak_do() {
+  local status=0
+  tpm_a "$@" >/dev/null 2>"$work/tools.err" || status=$?
+  tpm_a tpm2_flushcontext -t
+  return "$status"
+}
+# attest/host/keys.cpp's template: RSA 2048, RSASSA-SHA256, restricted signing, unique "cairn
+# attestation key" (tpm2-tools reads a TPMU_PUBLIC_ID: a little-endian size, then the bytes).
+printf '\x15\x00cairn attestation key' >ak.unique
+ak_do tpm2_createprimary -C o -g sha256 -G rsa2048:rsassa-sha256:null \
+  -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign' -u ak.unique -c ak.ctx
+ak_do tpm2_readpublic -c ak.ctx -n ak.name
+attest show --json >show_e2e.json
+check_eq "tpm2_createprimary with the AK's template recreates the host's AK (same name)" \
+  "$(python3 -c 'import json; print(json.load(open("show_e2e.json"))["ak"]["name"])')" \
+  "$(xxd -p ak.name | tr -d '\n')"
+
+# nonce_from URL: a nonce for kvm-07 from that verifier (grant.json), as cairn-attest asks for
+# one; base64 in $nonce, hex in $nonce_hex.
+nonce_from() {
+  curl -sf -X POST -H 'Content-Type: application/json' --data-binary '{"host": "kvm-07"}' \
+    "$1/v1/nonce" >grant.json
+  nonce=$(python3 -c 'import json; print(json.load(open("grant.json"))["nonce"])')
+  nonce_hex=$(base64 -d <<<"$nonce" | xxd -p -c 64)
+}
+attested=0,1,2,3,4,5,7,9,11,12,13,14,15
+# quote_with_ak PCRS: the AK quotes sha256:PCRS over $nonce: quote.attest (TPMS_ATTEST),
+# quote.sig (TPMT_SIGNATURE: tpm2-tools' default "tss" format, as cairn-attest sends it) and the
+# PCR values read with it, quote.pcrs.
+quote_with_ak() {
+  ak_do tpm2_quote -c ak.ctx -l "sha256:$1" -q "$nonce_hex" -g sha256 -m quote.attest \
+    -s quote.sig -o quote.pcrs -F values
+}
+# forge OUT ATTEST SIGNATURE PCRS VALUES: sub.json with $nonce, this TPMS_ATTEST, signature and
+# PCR values (binary, ascending, one sha256 each: tpm2-tools' "values" format).
+forge() {
+  python3 - "$nonce" "$@" <<'PY'
+import base64, json, sys
+nonce, out, attest, signature, pcrs, values = sys.argv[1:]
+submission = json.load(open("sub.json"))
+raw = open(values, "rb").read()
+pcrs = [int(p) for p in pcrs.split(",")]
+assert len(raw) == 32 * len(pcrs), f"{len(raw)} bytes of PCR values for {len(pcrs)} PCRs"
+b64 = lambda path: base64.b64encode(open(path, "rb").read()).decode()
+submission.update(nonce=nonce, quoted=b64(attest), signature=b64(signature),
+                  pcrs={str(p): raw[32 * i:32 * i + 32].hex() for i, p in enumerate(pcrs)})
+json.dump(submission, open(out, "w"))
+PY
+}
+# submit WHAT FILE [URL]: POSTs FILE to cairn-verifier; its answer in verdict.json.
+submit() {
+  curl -s -X POST -H 'Content-Type: application/json' --data-binary "@$2" \
+    "${3:-$verifier_url}/v1/attest" >"$work/verdict.json"
+  echo "     ($1: failed checks: $(failed_checks "$work/verdict.json"))"
+}
+verdict_field() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]))' \
+    "$work/verdict.json" "$1"
+}
+# forged_denied WHAT CHECK: the verdict denies, names CHECK and carries no token.
+forged_denied() {
+  check_eq "$1: denied" False "$(verdict_field admitted)"
+  check_contains "$1: the verdict names $2" " $(failed_checks "$work/verdict.json") " " $2 "
+  check_eq "$1: no token" None "$(verdict_field token)"
+}
+
+# The control: the same path with nothing forged is admitted, so each denial below is the attack's.
+nonce_from "$verifier_url"
+quote_with_ak "$attested"
+forge genuine.json quote.attest quote.sig "$attested" quote.pcrs
+submit "hand-made genuine quote" genuine.json
+check_eq "a genuine quote made with tpm2-tools: admitted" True "$(verdict_field admitted)"
+check_eq "a genuine quote made with tpm2-tools: every check passed" "" \
+  "$(failed_checks "$work/verdict.json")"
+check "a genuine quote made with tpm2-tools: a token" test "$(verdict_field token)" != None
+
+# Expired nonce: a second cairn-verifier on the same database grants nonces valid for 1 s.
+"$CAIRN_VERIFIER" --db "$work/e2e/verifier.db" serve --listen 127.0.0.1:0 \
+  --token-key token-key.pem --ek-ca "$work/e2e/ek-ca" --nonce-lifetime 1 >serve_short.log 2>&1 &
+pids+=("$!")
+for _ in $(seq 50); do grep -q "listening on" serve_short.log && break; sleep 0.1; done
+short_port=$(grep -o 'listening on 127.0.0.1:[0-9]*' serve_short.log | cut -d: -f2)
+[[ -n "$short_port" ]] || { cat serve_short.log; exit 1; }
+short_url="http://127.0.0.1:$short_port"
+asked_at=$(date +%s)
+nonce_from "$short_url"
+expires_at=$(python3 -c 'import json; print(json.load(open("grant.json"))["expires_at"])')
+check "--nonce-lifetime 1: the nonce expires within seconds (not the default 60)" \
+  test $((expires_at - asked_at)) -le 5
+quote_with_ak "$attested"
+forge expired.json quote.attest quote.sig "$attested" quote.pcrs
+while (($(date +%s) < expires_at)); do sleep 0.2; done  # nonce-fresh: now < expires_at
+submit "expired nonce" expired.json "$short_url"
+forged_denied "expired nonce" nonce-fresh
+check_eq "expired nonce: only nonce-fresh fails" "nonce-fresh" \
+  "$(failed_checks "$work/verdict.json")"
+
+# Another PCR selection: a genuine quote by the AK over the fresh nonce, but without PCR 12 (it
+# would hide a command line override), with PCR values that match what it signed.
+nonce_from "$verifier_url"
+without12=0,1,2,3,4,5,7,9,11,13,14,15
+quote_with_ak "$without12"
+forge no12.json quote.attest quote.sig "$without12" quote.pcrs
+submit "quote without PCR 12" no12.json
+forged_denied "quote without PCR 12" pcr-selection
+check_eq "quote without PCR 12: signature, nonce and PCR digest are fine" "" \
+  "$(failed_checks "$work/verdict.json" | tr ' ' '\n' |
+    grep -xE 'ak-signature|nonce-.*|pcr-digest' || true)"
+# One PCR more (8) leaves every attested value in place: pcr-selection alone denies it.
+nonce_from "$verifier_url"
+with8=0,1,2,3,4,5,7,8,9,11,12,13,14,15
+quote_with_ak "$with8"
+forge with8.json quote.attest quote.sig "$with8" quote.pcrs
+submit "quote with PCR 8 too" with8.json
+forged_denied "quote with PCR 8 too" pcr-selection
+check_eq "quote with PCR 8 too: only pcr-selection fails" "pcr-selection" \
+  "$(failed_checks "$work/verdict.json")"
+
+# Wrong magic. A restricted key signs external data only with a TPM2_Hash ticket, and TPM2_Hash
+# issues a real one only when the data does not start with TPM_GENERATED_VALUE: so the AK will
+# sign a TPMS_ATTEST whose magic is anything else. That forgery is what the magic check is for.
+nonce_from "$verifier_url"
+quote_with_ak "$attested"
+ak_do tpm2_hash -C o -g sha256 -t genuine.ticket -o genuine.digest quote.attest
+check_eq "the AK does not sign a hash of data starting with TPM_GENERATED_VALUE" 1 \
+  "$(status_of ak_do tpm2_sign -c ak.ctx -g sha256 -d genuine.digest -t genuine.ticket -o x.sig)"
+check_contains "... the TPM names the ticket" "$(cat "$work/tools.err")" "invalid ticket"
+python3 -c 'import sys; a = bytearray(open("quote.attest", "rb").read())
+assert a[:4] == bytes.fromhex("ff544347"); a[3] ^= 0x01; open("magic.attest", "wb").write(a)'
+ak_do tpm2_hash -C o -g sha256 -t magic.ticket -o magic.digest magic.attest
+check "the AK signs the same TPMS_ATTEST with magic 0xff544346 (hash ticket)" \
+  ak_do tpm2_sign -c ak.ctx -g sha256 -d magic.digest -t magic.ticket -o magic.sig
+forge magic.json magic.attest magic.sig "$attested" quote.pcrs
+submit "wrong magic" magic.json
+forged_denied "wrong magic" magic
+check_eq "wrong magic: only magic fails (the AK's signature verifies)" "magic" \
+  "$(failed_checks "$work/verdict.json")"
+
+# Wrong type: a genuine TPMS_ATTEST of another type, TPM2_GetTime's (TPM_ST_ATTEST_TIME), signed
+# by the AK over the fresh nonce (tpm2_certify takes no qualifying data), sent as the quote.
+nonce_from "$verifier_url"
+check "the AK signs a time attestation over the nonce" \
+  ak_do tpm2_gettime -c ak.ctx -q "$nonce_hex" --attestation time.attest -o time.sig
+tpm_a tpm2_pcrread "sha256:$attested" -o time.pcrs >/dev/null
+forge type.json time.attest time.sig "$attested" time.pcrs
+submit "wrong type" type.json
+forged_denied "wrong type" type
+# A time attestation selects no PCRs: pcr-selection fails and pcr-digest cannot be checked.
+check_eq "wrong type: magic, nonce and signature are fine" "type pcr-selection pcr-digest" \
+  "$(failed_checks "$work/verdict.json")"
+
+# --- a version never approved -------------------------------------------------------------------
+# power_cycle_a: TPM A resets (PCRs to zero, resetCount + 1), as at a reboot. Orderly: a TPM
+# counts a reset without TPM2_Shutdown against dictionary-attack lockout, and locks the AK out.
+power_cycle_a() {
+  tpm_a tpm2_shutdown -c
+  swtpm_ioctl --tcp "127.0.0.1:$((port_a + 1))" -i >/dev/null
+  tpm_a tpm2_startup -c
+}
+power_cycle_a
+check "fake boot of version 2.0.0 (never approved) on TPM A" "$CAIRN_FAKE_BOOT" boot \
+  --tcti "$tcti_a" --db-cert db.crt --log boot_v2.log --version 2.0.0
+denied "unapproved version" image-known --event-log "$work/e2e/boot_v2.log"
+check_eq "unapproved version: every other failure is a check that needs the image" "" \
+  "$(python3 -c 'import json, sys; reasons = json.load(open(sys.argv[1]))["reasons"]
+print(*[c["name"] for c in reasons
+        if c["name"] != "image-known" and not c["detail"].startswith("not checked: no image")])' \
+    "$work/verdict.json")"
+power_cycle_a
+check "fake boot of version 1.0.0 again on TPM A" "$CAIRN_FAKE_BOOT" boot --tcti "$tcti_a" \
+  --db-cert db.crt --log boot_a.log
+readmit "after the unapproved version"
 
 cp boot_a.log cmdline.log
 check "PCR 12 extended with another command line (logged)" "$CAIRN_FAKE_BOOT" extend \
