@@ -169,6 +169,7 @@ Status Machine::start() {
   std::error_code ec;
   fs::remove(options_.work_dir / "qmp.sock", ec);
   qmp_.reset();
+  reset_requested_at_.reset();
   started_ = Clock::now();
   qemu_.emplace(
       CAIRN_TRY(BackgroundProcess::start(qemu_command(), options_.work_dir / "qemu.log")));
@@ -205,7 +206,16 @@ Expected<std::string> Machine::wait_for_console(const std::regex& pattern,
                                                 std::chrono::seconds timeout, std::size_t from) {
   auto deadline = Clock::now() + timeout;
   std::size_t searched = from;  // lines before this offset were already checked
+  std::size_t console_size = console_mark();
+  auto console_grew = Clock::now();
   for (;;) {
+    if (std::size_t size = console_mark(); size != console_size) {
+      console_size = size;
+      console_grew = Clock::now();
+    } else if (Clock::now() - console_grew >= kFirmwareSilence && silent_after_reset()) {
+      CAIRN_CHECK(power_cycle_after_silent_reset());
+      console_grew = Clock::now();
+    }
     std::string text = console_text(searched);
     std::size_t line_start = 0;
     for (std::size_t end; (end = text.find('\n', line_start)) != std::string::npos;
@@ -322,6 +332,7 @@ Status Machine::power_off(std::chrono::seconds timeout) {
 
 Status Machine::reset() {
   if (!qmp_) return fail(Errc::internal, options_.name + " is not running");
+  reset_requested_at_ = console_mark();
   CAIRN_TRY(qmp_->execute("system_reset"));
   return {};
 }
@@ -371,6 +382,12 @@ std::string Machine::collect_logs() {
     report +=
         " (no journal: the guest does not answer over SSH: " +
         (journal ? "exit " + std::to_string(journal->exit_code) : journal.error().describe()) + ")";
+  }
+  if (running()) {
+    // A guest that went silent: is QEMU spinning (firmware loop) or blocked on a peer (swtpm)?
+    auto state = options_.work_dir.parent_path() / (options_.name + ".failed-processes.txt");
+    std::string processes = process_report();
+    if (write_file_atomic(state, processes)) report += ", processes " + state.string();
   }
   std::size_t start = console.size();
   for (int lines = 0; start > 0 && lines < 15; --start) {

@@ -78,6 +78,8 @@ class Machine {
   Status power_off(std::chrono::seconds timeout = 60s);
   Status reset();
   Status power_cut();
+  // Freezes the guest (QMP stop) as a hung machine would be; only reset or power_cut end it.
+  Status pause();
   // Waits for QEMU to exit on its own (guest shutdown, or a reset with exit_on_reset).
   Expected<int> wait_for_exit(std::chrono::seconds timeout);
   // How often the emulated i6300esb watchdog expired since QEMU started (QMP WATCHDOG events;
@@ -101,6 +103,12 @@ class Machine {
   std::vector<std::string> qemu_command() const;
   std::vector<std::string> ssh_command(const std::string& command) const;
   void stop_all();
+  // A warm reset the firmware never came back from (see silent_reset.cpp): the console has been
+  // silent since the guest or reset() asked for a reset.
+  bool silent_after_reset() const;
+  Status power_cycle_after_silent_reset();
+  // What QEMU's and swtpm's threads are doing, and QEMU's own run state (QMP).
+  std::string process_report();
 
   MachineOptions options_;
   std::uint16_t ssh_port_ = 0;
@@ -108,7 +116,13 @@ class Machine {
   std::optional<BackgroundProcess> qemu_;
   std::optional<QmpClient> qmp_;
   std::chrono::steady_clock::time_point started_{};
+  std::optional<std::size_t> reset_requested_at_;  // console size when reset() was called
+  int silent_resets_ = 0;
 };
+
+// After a warm reset OVMF prints its first line within about 10 s, 30 s on a loaded machine. A
+// console silent for this long after a reset is a firmware that will not come back.
+inline constexpr std::chrono::seconds kFirmwareSilence{90};
 
 // True when QEMU can use KVM here (else TCG).
 bool have_kvm();
