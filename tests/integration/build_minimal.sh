@@ -95,7 +95,8 @@ for needed in usr/lib/systemd/systemd-veritysetup usr/lib/systemd/systemd-pcrpha
 done
 check "the initrd carries the erofs and dm-verity modules" \
   bash -c 'grep -q "/erofs.ko" <<<"$1" && grep -q "/dm-verity.ko" <<<"$1"' _ "$initrd_files"
-for unwanted in /btrfs.ko /xfs.ko /dm-crypt.ko libtss2-fapi usr/bin/tpm2 usr/lib/dracut/hooks/resume; do
+for unwanted in /btrfs.ko /xfs.ko usr/lib/systemd/systemd-cryptsetup libtss2-fapi usr/bin/tpm2 \
+  usr/lib/dracut/hooks/cmdline/30-parse-crypt.sh usr/lib/systemd/systemd-hibernate-resume; do
   check "the initrd leaves out $unwanted" bash -c '! grep -q -- "$1" <<<"$2"' _ "$unwanted" "$initrd_files"
 done
 # --- units the recipe disables ([systemd] disable) ------------------------------------------------
