@@ -3,10 +3,11 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
+
+#include "common/fs.hpp"
 
 namespace cairn::qemu {
 
@@ -14,12 +15,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// /proc files report no size; read_file reads to the end. An unreadable one (a thread that just
+// ended) is simply empty.
+std::string read_text(const fs::path& path) { return read_file(path).value_or(""); }
 
 struct ThreadState {
   std::string name;
