@@ -5,9 +5,8 @@
 # fails its build with exactly R1, R3 and R4, leaving nothing in out/.
 source "$(dirname "$0")/lib.sh"
 ensure_keys
-work="$CAIRN_ITEST/audit"
-for m in "$work"/mnt/*; do mountpoint -q "$m" && umount "$m"; done 2>/dev/null || true
-rm -rf "$work"
+for m in "$CAIRN_ITEST/audit"/mnt/*; do mountpoint -q "$m" && umount "$m"; done 2>/dev/null || true
+fresh_work_dir audit
 mkdir -p "$work/mnt/slot" "$work/mnt/upper" "$work/mnt/weak"
 cleanup() {
   umount "$work/mnt/weak" 2>/dev/null || true
@@ -182,4 +181,5 @@ check_contains "weakened recipe: evidence" "$message" \
 check "weakened recipe: nothing left in out/" bash -c \
   "! find '$minimal_out' -mindepth 1 -maxdepth 2 \( -name '.build-*' -o -name 'kvm-weak' \) | grep -q ."
 check "weakened recipe: no ref in the repo" bash -c "! ostree --repo='$minimal_out/repo' refs 2>/dev/null | grep -q kvm-weak"
+cleanup
 finish

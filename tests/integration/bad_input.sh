@@ -3,9 +3,7 @@
 # out/: no artifact directory, no temporary build directory.
 source "$(dirname "$0")/lib.sh"
 ensure_keys
-work="$CAIRN_ITEST/bad-input"
-rm -rf "$work"
-mkdir -p "$work"
+fresh_work_dir bad-input
 cp -r "$CAIRN_SOURCE/recipes/overlays" "$work/"
 
 # expect_failure NAME EXIT_CODE NEEDLE RECIPE_TEXT (KEYS=dir overrides the key directory)

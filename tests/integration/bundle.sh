@@ -3,8 +3,7 @@
 # image CA, payloads that match the manifest, byte-identical when made twice; bad input refused.
 source "$(dirname "$0")/lib.sh"
 ensure_keys
-work="$CAIRN_ITEST/bundle"
-rm -rf "$work" && mkdir -p "$work"
+fresh_work_dir bundle
 bundle="$work/minimal.cairnb"
 
 "$CAIRN_BUILD" bundle "$minimal_dir" --keys "$keys_dir" --output "$bundle" --json > "$work/result.json"

@@ -4,8 +4,7 @@
 # raises the floor, Rollback switches slots, SIGTERM stops it cleanly.
 source "$(dirname "$0")/lib.sh"
 : "${CAIRN_UPDATE:?}"
-work="$CAIRN_ITEST/daemon"
-rm -rf "$work" && mkdir -p "$work"
+fresh_work_dir daemon
 cat > "$work/bus.conf" <<CONF
 <busconfig>
   <type>system</type>

@@ -4,8 +4,7 @@
 # state — and bad installs are refused leaving slot A and its entry untouched.
 source "$(dirname "$0")/lib.sh"
 : "${CAIRN_UPDATE:?}"
-work="$CAIRN_ITEST/install"
-rm -rf "$work" && mkdir -p "$work"
+fresh_work_dir install
 v1="$minimal_dir" v2="$minimal_out/minimal/1.0.1"
 "$CAIRN_BUILD" bundle "$v2" --keys "$keys_dir" --output "$work/v2.cairnb" 2>/dev/null
 "$CAIRN_BUILD" bundle "$v1" --keys "$keys_dir" --output "$work/v1.cairnb" 2>/dev/null

@@ -19,7 +19,20 @@ check_eq() {  # check_eq "description" expected actual
 check_contains() {  # check_contains "description" haystack needle
   if [[ "$2" == *"$3"* ]]; then pass "$1"; else failed "$1: '$3' not in: $2"; fi
 }
+# fresh_work_dir NAME: an empty $CAIRN_ITEST/NAME as $work. Such directories hold disk images,
+# trees and bundles (GBs, and CI disks are small), so finish removes them, never crossing into
+# a file system still mounted there; CAIRN_ITEST_KEEP=1 keeps them for a look after a run.
+work_dirs=()
+fresh_work_dir() {
+  work="$CAIRN_ITEST/$1"
+  rm -rf --one-file-system "$work"
+  mkdir -p "$work"
+  work_dirs+=("$work")
+}
 finish() {
+  if [[ ${CAIRN_ITEST_KEEP:-} != 1 ]]; then
+    for dir in "${work_dirs[@]}"; do rm -rf --one-file-system "$dir" || true; done
+  fi
   if ((failures > 0)); then echo "$failures check(s) failed"; exit 1; fi
   echo "all checks passed"
 }

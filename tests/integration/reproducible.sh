@@ -3,8 +3,8 @@
 # The second build starts from scratch (--no-cache: mmdebstrap runs again) in another out/.
 source "$(dirname "$0")/lib.sh"
 ensure_keys
-second="$CAIRN_ITEST/out-second"
-rm -rf "$second"
+fresh_work_dir out-second
+second=$work
 mkdir -p "$second/cache"
 # Share only the downloaded .debs (same package versions), never the tree.
 ln -sfn "$minimal_out/cache/debs" "$second/cache/debs"

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <iostream>
 
+#include "common/fs.hpp"
 #include "common/process.hpp"
 #include "harness/disk_tools.hpp"
 #include "harness/environment.hpp"
@@ -109,9 +110,9 @@ TEST_CASE("the image boots under Secure Boot to multi-user on a read-only dm-ver
 
 TEST_CASE("a flipped byte in root-A stops the boot with a verity error", "[boot][verity]") {
   auto env = require(TestEnvironment::from_env());
-  auto dir = env.machine_dir("verity-corrupt-disk");
-  std::filesystem::create_directories(dir);
-  auto disk = dir / "disk.img";
+  // A full copy of the disk, removed when the test ends (CI disks are small).
+  auto scratch = require(TempDir::create(env.machine_dir("verity-corrupt-disk"), "disk-"));
+  auto disk = scratch.path() / "disk.img";
   require(copy_disk(env.disk(), disk));
   // A byte inside the erofs superblock block: the first block the kernel reads from root-A.
   auto root_a = require(partition_offset(disk, "cairn_1.0.0"));
@@ -154,7 +155,8 @@ TEST_CASE("firmware refuses a UKI that is unsigned or signed by another key",
   }
   SECTION("unsigned") {}
 
-  auto disk = dir / (name + ".img");
+  auto scratch = require(TempDir::create(dir, "disk-"));  // removed when the test ends
+  auto disk = scratch.path() / (name + ".img");
   require(copy_disk(env.disk(), disk));
   require(replace_esp_file(disk, "EFI/Linux/cairn_1.0.0+3-0.efi", bad_uki));
   auto machine = boot_machine(env, name, disk);

@@ -90,6 +90,7 @@ Machine::Machine(Machine&& other) noexcept
       qemu_(std::move(other.qemu_)),
       qmp_(std::move(other.qmp_)),
       started_(other.started_) {
+  other.options_.work_dir.clear();  // the overlay is this object's to drop now
   std::lock_guard lock(live_mutex);
   live_machines.erase(&other);
   live_machines.insert(this);
@@ -97,6 +98,19 @@ Machine::Machine(Machine&& other) noexcept
 
 Machine::~Machine() {
   stop_all();
+  // The overlay holds everything the guest wrote (a copied bundle, a written slot: hundreds of
+  // MB per machine), and a full qemu run boots dozens of machines on CI disks that are not
+  // large. Console, journal and process reports are kept; CAIRN_QTEST_KEEP_DISKS=1 keeps the
+  // overlay too, for a look at a failed guest's disk.
+  const char* keep = std::getenv("CAIRN_QTEST_KEEP_DISKS");
+  if (!options_.work_dir.empty() && !(keep && std::string_view(keep) == "1")) {
+    std::error_code ec;
+    fs::remove(overlay(), ec);
+    // Bundles built for this machine (update_flow's bundle_of) are as large.
+    for (const auto& entry : fs::directory_iterator(options_.work_dir, ec)) {
+      if (entry.path().extension() == ".cairnb") fs::remove(entry.path(), ec);
+    }
+  }
   std::lock_guard lock(live_mutex);
   live_machines.erase(this);
 }

@@ -42,6 +42,8 @@ Expected<nlohmann::json> install_in_guest(const TestEnvironment& env, Machine& m
   auto bundle = CAIRN_TRY(bundle_of(env, machine, version));
   std::string remote = "/var/home/cairn-test/" + bundle.filename().string();
   CAIRN_CHECK(machine.copy_to_guest(bundle, remote));
+  std::error_code ec;
+  fs::remove(bundle, ec);  // the guest has its copy, and CI disks are small
   auto started = std::chrono::steady_clock::now();
   auto answer = CAIRN_TRY(machine.run_checked("cairn-update install " + remote + " --json", 300s));
   report_time("install of " + version + " in the guest",
