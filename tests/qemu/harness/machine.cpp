@@ -226,7 +226,7 @@ Expected<std::string> Machine::wait_for_console(const std::regex& pattern,
     if (std::size_t size = console_mark(); size != console_size) {
       console_size = size;
       console_grew = Clock::now();
-    } else if (Clock::now() - console_grew >= kFirmwareSilence && silent_after_reset()) {
+    } else if (Clock::now() - console_grew >= options_.firmware_silence && silent_after_reset()) {
       CAIRN_CHECK(power_cycle_after_silent_reset());
       console_grew = Clock::now();
     }

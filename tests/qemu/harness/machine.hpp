@@ -22,6 +22,10 @@ namespace cairn::qemu {
 
 using namespace std::chrono_literals;
 
+// After a warm reset OVMF prints its first line within about 10 s, 30 s on a loaded machine. A
+// console silent for this long after a reset is a firmware that will not come back.
+inline constexpr std::chrono::seconds kFirmwareSilence{90};
+
 struct MachineOptions {
   std::string name;                 // directory name and messages
   std::filesystem::path disk;       // raw disk image; only read (a qcow2 overlay takes writes)
@@ -35,6 +39,8 @@ struct MachineOptions {
   unsigned memory_mib = 1024;
   unsigned cpus = 2;
   std::vector<std::string> extra_qemu_args;  // e.g. a watchdog device
+  // Console silence after a reset that counts as a firmware hang (shorter in the harness's test).
+  std::chrono::seconds firmware_silence = kFirmwareSilence;
 };
 
 struct GuestResult {
@@ -119,10 +125,6 @@ class Machine {
   std::optional<std::size_t> reset_requested_at_;  // console size when reset() was called
   int silent_resets_ = 0;
 };
-
-// After a warm reset OVMF prints its first line within about 10 s, 30 s on a loaded machine. A
-// console silent for this long after a reset is a firmware that will not come back.
-inline constexpr std::chrono::seconds kFirmwareSilence{90};
 
 // True when QEMU can use KVM here (else TCG).
 bool have_kvm();

@@ -64,7 +64,8 @@ Status Machine::power_cycle_after_silent_reset() {
   std::printf(
       "note: %s: no firmware output %lld s after a reset; power-cycling it (a QEMU/OVMF "
       "warm-reset hang under TCG, not the guest; threads of QEMU and swtpm in %s)\n",
-      options_.name.c_str(), static_cast<long long>(kFirmwareSilence.count()), report.c_str());
+      options_.name.c_str(), static_cast<long long>(options_.firmware_silence.count()),
+      report.c_str());
   std::fflush(stdout);
   CAIRN_CHECK(power_cut());
   return start();
