@@ -175,6 +175,24 @@ constexpr const char* kInitrdPcrPhase =
 constexpr const char* kInitrdFilesystems = "erofs ext4";
 constexpr const char* kInitrdOmittedModules =
     "crypt resume nvdimm lunmask virtiofs overlay-root usrmount terminfo dracut-systemd";
+// Kernel modules dracut would still pull in that no Cairn boot can use (measured: 7.6 of 20.5 MB
+// of the cloud kernel's modules, 16.7 of 70 MB of the full kernel's; about 0.28 s of firmware
+// time per compressed MB under TCG). The root is one dm-verity device on a plain GPT disk: no md
+// RAID, bcache or other device-mapper targets. The initrd has no network, so no iSCSI, FCoE, SRP,
+// Ceph/RBD, NBD or ATA-over-Ethernet root, nor the NICs and RDMA stacks their offload drivers
+// pull in; no SCSI target or test devices; no SDIO Wi-Fi (pulled in by the MMC host drivers) or
+// laptop platform drivers. Regular expressions on module names, anchored by dracut.
+constexpr const char* kInitrdOmittedDrivers =
+    "md_mod raid0 raid1 raid10 raid456 linear multipath faulty bcache raid6_pq xor "
+    "async_memcpy async_pq async_raid6_recov async_tx async_xor "
+    "dm_(bio_prison|cache|cache_smq|clone|crypt|delay|dust|ebs|era|flakey|historical_service_time|"
+    "integrity|io_affinity|log|log_userspace|log_writes|mirror|multipath|persistent_data|"
+    "queue_length|raid|region_hash|round_robin|service_time|snapshot|switch|thin_pool|unstripe|"
+    "writecache|zero|zoned) "
+    "libceph rbd nbd aoe drbd target_core_(mod|user|iblock|file|pscsi) tcm_loop scsi_debug "
+    "null_blk iscsi_tcp libiscsi libiscsi_tcp be2iscsi bnx2i bnx2fc cnic qedi qedf qed cxgb3i "
+    "cxgb4i libcxgbi cxgb4 ib_iser ib_srp ib_core ib_cm iw_cm rdma_cm libfcoe fcoe "
+    "libertas libertas_sdio cfg80211 surface_aggregator";
 
 Status build_initrd(ProcessRunner& runner, const CustomizeInput& input, const fs::path& tree,
                     const std::string& kver, Progress& progress) {
@@ -194,6 +212,7 @@ Status build_initrd(ProcessRunner& runner, const CustomizeInput& input, const fs
            {"--compress", "zstd -3 -T0"},
            {"--add", "systemd-veritysetup"},
            {"--omit", kInitrdOmittedModules},
+           {"--omit-drivers", kInitrdOmittedDrivers},
            {"--filesystems", kInitrdFilesystems},
            {"--install", install},
            {"--add-drivers", drivers},
