@@ -19,11 +19,12 @@ namespace {
 
 constexpr auto kBootTimeout = 180s;
 // The goal is a boot under 60 s under TCG, but on shared machines TCG's speed varies by more than
-// that margin: later boots took 44-57 s here, and 64.5 s (first boot) and 71.5 s (after a power
-// cut) in a CI run. What every run holds the image to is the regression that matters: a boot
-// that waits out one of systemd's 90 s default job timeouts (a missing device, a hung unit) every
-// time. The figures are printed against the 60 s goal.
-constexpr double kMaxBootSeconds = 90.0;
+// that margin: boots took 44-57 s here on an idle machine, 64.5-71.5 s in a CI run and 73-76 s
+// here with a third of the CPU stolen by the host. What every run holds the image to is the
+// regression that matters: a boot that waits out one of systemd's 90 s default job timeouts (a
+// missing device, a hung unit) takes 90 s more than a normal one, so at least 135 s here.
+// The figures are printed against the 60 s goal.
+constexpr double kMaxBootSeconds = 120.0;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

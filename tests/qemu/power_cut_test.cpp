@@ -2,7 +2,7 @@
 // installed, while the new version boots, is observed and blessed, and while a rollback renames
 // boot entries. After every cut the host must boot a good version from a verified root, its
 // update state must still read, and a canary written to /var before the first update must
-// survive. CAIRN_POWER_CUTS sets how many cuts (default 6, about 10 minutes under TCG, which
+// survive. CAIRN_POWER_CUTS sets how many cuts (default 5, about 9 minutes under TCG, which
 // keeps CI within its time; bench/power-cut-soak runs 200), CAIRN_POWER_CUT_SEED the random seed
 // (printed, to replay a run).
 #include <catch2/catch.hpp>
@@ -55,7 +55,7 @@ Expected<AfterCut> check_host(Machine& machine) {
 
 TEST_CASE("power cuts during install, boot assessment and rollback never strand the host",
           "[powercut]") {
-  const unsigned cuts = env_number("CAIRN_POWER_CUTS", 6);
+  const unsigned cuts = env_number("CAIRN_POWER_CUTS", 5);
   const unsigned seed = env_number("CAIRN_POWER_CUT_SEED", std::random_device{}());
   std::printf("power cuts: %u, seed %u\n", cuts, seed);
   std::mt19937 random(seed);

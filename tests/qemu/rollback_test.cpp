@@ -1,6 +1,7 @@
-// Automatic rollback, by fault injection: updates that fail a required health check, panic on
-// every boot, or hang on every boot must each end with the host back on 1.0.0, the failed
-// update and its reason in `cairn-update status`, and the next good update committing normally.
+// Updates end to end through the guest's own cairn-update (daemon + CLI), and automatic rollback
+// by fault injection: updates that fail a required health check, panic on every boot, or hang on
+// every boot must each end with the host back on 1.0.0, the failed update and its reason in
+// `cairn-update status`; the next good update boots from slot B and commits normally.
 #include <catch2/catch.hpp>
 
 #include "harness/test_support.hpp"
@@ -49,10 +50,18 @@ void follow_failed_tries(Machine& machine, const std::string& version, const std
 
 }  // namespace
 
-TEST_CASE("an update failing a required health check rolls back, and the next good one commits",
-          "[rollback]") {
+// Scenarios 1, 2 and 6 on one host (one first boot less under TCG): 1.0.2 fails a required
+// check and the host is back on 1.0.0; then 1.0.1 installs through the daemon into the same
+// slot B, boots from it (Secure Boot, dm-verity over the new slot, boot counting) and commits
+// once its observation window has passed, keeping 1.0.0 as the rollback target.
+TEST_CASE("a failing update rolls back, and the next good one boots from slot B and commits",
+          "[rollback][update]") {
   auto env = require(TestEnvironment::from_env());
-  auto machine = require(boot_first_version(env, "rollback-failing-check"));
+  auto machine = require(boot_first_version(env, "rollback-then-update"));
+  CHECK(trim(require(machine.run_checked("systemctl is-active cairn-update.service"))) == "active");
+  // Nothing was pending on this first boot: one round of checks, and it passed.
+  require(wait_for_health(machine, 120s));
+  CHECK(trim(require(machine.run_checked("systemctl is-active cairn-health.service"))) == "active");
   require(machine.run_checked("echo canary > /var/lib/cairn/canary"));
   require(install_in_guest(env, machine, "1.0.2"));
 
@@ -71,18 +80,51 @@ TEST_CASE("an update failing a required health check rolls back, and the next go
   CHECK_THAT(history, Catch::Contains("check required.d/50-guest-network: failed"));
   CHECK_THAT(history, Catch::Contains("back on 1.0.0 in slot A"));
 
-  // The next good update goes into the same slot and commits as usual.
-  require(install_in_guest(env, machine, "1.0.1"));
+  // The next good update goes into the same slot, through the daemon.
+  auto installed = require(install_in_guest(env, machine, "1.0.1"));
+  CHECK(installed["slot"] == "B");
+  CHECK(installed["version"] == "1.0.1");
+  // The daemon did the work (the CLI handed it over): its LastResult names the bundle.
+  const std::string property =
+      "busctl get-property org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1 ";
+  CHECK_THAT(require(machine.run_checked(property + "LastResult")),
+             Catch::Contains("qemu-test_1.0.1.cairnb"));
+  CHECK(trim(require(machine.run_checked(property + "Pending"))) == "s \"B 1.0.1\"");
+  CHECK(require(boot_entries(machine)) == "cairn_1.0.0.efi cairn_1.0.1+3-0.efi");
+
   started = Clock::now();
   require(reboot_guest(machine));
   require(machine.wait_for_ssh(180s));
+  report_time("reboot into 1.0.1 to SSH", since(started));
+  CHECK_THAT(require(machine.run_checked("cat /etc/os-release")),
+             Catch::Contains("IMAGE_VERSION=1.0.1"));
+  auto slaves = trim(require(machine.run_checked(
+      "d=$(basename $(readlink -f /dev/mapper/root)); "
+      "for s in /sys/block/$d/slaves/*; do cat /sys/class/block/$(basename $s)/partition; done")));
+  CHECK(slaves == "4\n5");  // slot B: root-B and verity-B
+
+  // The observation window (20 s in the test image) passes, then boot-complete.target lets
+  // systemd-bless-boot drop the counter.
   require(wait_for_health(machine, 120s));
   report_time("reboot into 1.0.1 to committed", since(started));
+  require(machine.run_checked(
+      "for i in $(seq 60); do systemctl is-active -q systemd-bless-boot.service && exit 0; "
+      "sleep 1; done; exit 1",
+      90s));
+  CHECK(require(boot_entries(machine)) == "cairn_1.0.0.efi cairn_1.0.1.efi");
   auto status = require(update_status(machine));
   INFO(status.dump(2));
   CHECK(status["booted"] == "B");
+  CHECK_FALSE(status.contains("pending"));
+  CHECK(status["security_floor"] == 1);
   CHECK(status["last_update"]["version"] == "1.0.1");
   CHECK(status["last_update"]["outcome"] == "committed");
+  CHECK(status["slots"]["A"]["version"] == "1.0.0");  // kept as the rollback target
+  history = require(machine.run_checked("cairn-update history"));
+  INFO(history);
+  CHECK_THAT(history, Catch::Contains("1.0.0 -> 1.0.1 (slot B): committed"));
+  CHECK_THAT(history, Catch::Contains("observation window passed"));
+  CHECK_THAT(require(machine.run_checked(property + "History")), Catch::Contains("committed"));
 }
 
 TEST_CASE("an update whose kernel panics uses up its tries, then 1.0.0 boots and reports it",
