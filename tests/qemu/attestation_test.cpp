@@ -142,13 +142,11 @@ TEST_CASE("an attested host is admitted and a host with a modified UKI is denied
   auto enroll = require(machine.run("cairn-attest enroll", 180s));
   INFO("enroll: " << enroll.output);
   REQUIRE(enroll.exit_code == 0);
-  report_time("enrollment (guest, TCG)",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  report_time("enrollment (guest, TCG)", seconds_since(started));
   started = std::chrono::steady_clock::now();
   int exit_code = -1;
   auto verdict = attest_json(machine, exit_code);
-  report_time("quote and verdict (guest, TCG)",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  report_time("quote and verdict (guest, TCG)", seconds_since(started));
   {
     INFO(verdict.dump(1));
     CHECK(exit_code == 0);

@@ -26,10 +26,6 @@ constexpr auto kBootTimeout = 180s;
 // The figures are printed against the 60 s goal.
 constexpr double kMaxBootSeconds = 120.0;
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 Machine boot_machine(const TestEnvironment& env, const std::string& name,
                      const std::filesystem::path& disk) {
   auto options = env.machine(name, disk);

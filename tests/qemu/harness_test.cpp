@@ -62,7 +62,7 @@ TEST_CASE("a machine whose firmware stays silent after a reset is power-cycled",
   auto started = std::chrono::steady_clock::now();
   require(machine.wait_for_console(std::regex("BdsDxe: starting"), options.firmware_silence + 120s,
                                    mark));
-  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double waited = seconds_since(started);
   report_time("firmware back after the power cycle", waited);
   CHECK(waited >= static_cast<double>(options.firmware_silence.count()));
   auto report = options.work_dir.parent_path() / "harness-silent-reset.silent-reset-1.txt";

@@ -117,7 +117,7 @@ TEST_CASE("power cuts during install, boot assessment and rollback never strand 
     host = *checked;
     std::printf("cut %u during %s: up on %s in slot %s%s (%.0f s so far)\n", cut, what.c_str(),
                 host.version.c_str(), host.slot.c_str(), host.pending ? ", update pending" : "",
-                std::chrono::duration<double>(Clock::now() - started).count());
+                seconds_since(started));
     std::fflush(stdout);
     CHECK((host.version == "1.0.0" || host.version == "1.0.1"));
   }

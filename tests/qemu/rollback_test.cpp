@@ -14,10 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // After an update failed: the host is on 1.0.0 in slot A, nothing pending, and status names the
 // failed version with the reason.
 void check_rolled_back(Machine& machine, const std::string& failed_version,
@@ -40,11 +36,11 @@ void follow_failed_tries(Machine& machine, const std::string& version, const std
   for (int attempt = 1; attempt <= 3; ++attempt) {
     require(machine.wait_for_console(failure, 300s, mark));
     mark = machine.console_mark();
-    report_time(what + " " + std::to_string(attempt) + " of " + version, since(started));
+    report_time(what + " " + std::to_string(attempt) + " of " + version, seconds_since(started));
     mark = require(wait_for_boots(machine, 1, mark, 120s));
   }
   require(machine.wait_for_ssh(180s));
-  report_time(version + " failing three times, back on 1.0.0 to SSH", since(started));
+  report_time(version + " failing three times, back on 1.0.0 to SSH", seconds_since(started));
   require(wait_for_health(machine, 120s));
 }
 
@@ -70,7 +66,7 @@ TEST_CASE("a failing update rolls back, and the next good one boots from slot B 
   auto mark = require(reboot_guest(machine));
   require(wait_for_boots(machine, 1, mark, 300s));
   require(machine.wait_for_ssh(180s));
-  report_time("1.0.2 failing its check, back on 1.0.0 to SSH", since(started));
+  report_time("1.0.2 failing its check, back on 1.0.0 to SSH", seconds_since(started));
   require(wait_for_health(machine, 120s));
   check_rolled_back(machine, "1.0.2", "simulated failure: guest bridge br0 has no carrier");
   CHECK(require(boot_entries(machine)) == "cairn_1.0.0.efi cairn_1.0.2+0-0.efi");
@@ -95,7 +91,7 @@ TEST_CASE("a failing update rolls back, and the next good one boots from slot B 
   started = Clock::now();
   require(reboot_guest(machine));
   require(machine.wait_for_ssh(180s));
-  report_time("reboot into 1.0.1 to SSH", since(started));
+  report_time("reboot into 1.0.1 to SSH", seconds_since(started));
   CHECK_THAT(require(machine.run_checked("cat /etc/os-release")),
              Catch::Contains("IMAGE_VERSION=1.0.1"));
   auto slaves = trim(require(machine.run_checked(
@@ -106,7 +102,7 @@ TEST_CASE("a failing update rolls back, and the next good one boots from slot B 
   // The observation window (20 s in the test image) passes, then boot-complete.target lets
   // systemd-bless-boot drop the counter.
   require(wait_for_health(machine, 120s));
-  report_time("reboot into 1.0.1 to committed", since(started));
+  report_time("reboot into 1.0.1 to committed", seconds_since(started));
   require(machine.run_checked(
       "for i in $(seq 60); do systemctl is-active -q systemd-bless-boot.service && exit 0; "
       "sleep 1; done; exit 1",
@@ -152,10 +148,10 @@ TEST_CASE("an update that hangs is reset by the watchdog until 1.0.0 boots again
   for (int attempt = 1; attempt <= 3; ++attempt) {
     mark = require(wait_for_boots(machine, 1, mark, 300s));
     CHECK(require(machine.watchdog_expiries()) == attempt);
-    report_time("watchdog reset " + std::to_string(attempt) + " of 1.0.4", since(started));
+    report_time("watchdog reset " + std::to_string(attempt) + " of 1.0.4", seconds_since(started));
   }
   require(machine.wait_for_ssh(180s));
-  report_time("1.0.4 failing three times, back on 1.0.0 to SSH", since(started));
+  report_time("1.0.4 failing three times, back on 1.0.0 to SSH", seconds_since(started));
   require(wait_for_health(machine, 120s));
   CHECK(trim(require(machine.run_checked("uname -r"))).ends_with("-cloud-amd64"));
   check_rolled_back(machine, "1.0.4", "did not complete a boot: its boot tries were used up");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <string>
 
 #include "common/error.hpp"
@@ -22,6 +23,11 @@ inline std::string trim(std::string text) {
 
 inline void require(Status status) {
   if (!status) FAIL(status.error().describe());
+}
+
+// Seconds of wall time since `start`, for the timings the scenarios print.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace cairn::qemu

@@ -46,8 +46,7 @@ Expected<nlohmann::json> install_in_guest(const TestEnvironment& env, Machine& m
   fs::remove(bundle, ec);  // the guest has its copy, and CI disks are small
   auto started = std::chrono::steady_clock::now();
   auto answer = CAIRN_TRY(machine.run_checked("cairn-update install " + remote + " --json", 300s));
-  report_time("install of " + version + " in the guest",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  report_time("install of " + version + " in the guest", seconds_since(started));
   return parse_json(answer, "cairn-update install --json");
 }
 
