@@ -181,7 +181,8 @@ constexpr const char* kInitrdOmittedModules =
 // RAID, bcache or other device-mapper targets. The initrd has no network, so no iSCSI, FCoE, SRP,
 // Ceph/RBD, NBD or ATA-over-Ethernet root, nor the NICs and RDMA stacks their offload drivers
 // pull in; no SCSI target or test devices; no SDIO Wi-Fi (pulled in by the MMC host drivers) or
-// laptop platform drivers. Regular expressions on module names, anchored by dracut.
+// laptop platform drivers. Regular expressions on module names, anchored by dracut; written with
+// underscores as kmod names modules (dracut turns only the first '-' of the list into '_').
 constexpr const char* kInitrdOmittedDrivers =
     "md_mod raid0 raid1 raid10 raid456 linear multipath faulty bcache raid6_pq xor "
     "async_memcpy async_pq async_raid6_recov async_tx async_xor "
