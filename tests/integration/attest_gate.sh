@@ -31,7 +31,9 @@ chmod +x "$work/bin/cairn-attest"
 install -m 0755 "$dist/attest-refresh" "$work/libexec/attest-refresh"
 export PATH="$work/bin:$PATH" CAIRN_ETC="$work/etc" CAIRN_RUN="$work/run" CAIRN_LIBEXEC="$work/libexec"
 answer() { echo "$2" >"$work/answer-$1"; }
-hook() { echo '<domain><name>tenant</name></domain>' | "$dist/libvirt-hook" tenant "$@" -; }
+# libvirt hands the domain XML on stdin and ignores a hook that exits without reading it; a
+# here-string, not a pipe, so an early exit cannot kill the writer with SIGPIPE (exit 141).
+hook() { "$dist/libvirt-hook" tenant "$@" - <<<'<domain><name>tenant</name></domain>'; }
 
 # No verifier configured: nothing is gated, cairn-attest is never asked.
 answer check-token 6
