@@ -33,7 +33,11 @@ for i in $(seq 100); do
 done
 dbus-monitor --system "type='signal',interface='org.cairn.Update1'" > "$work/signals.txt" 2>&1 &
 pids+=("$!")
-sleep 0.3
+# The bus sends a monitor NameLost once it has become one: from then on no signal is missed.
+wait_for_signal() {
+  for _ in $(seq 100); do grep -q "member=$1" "$work/signals.txt" && return; sleep 0.1; done
+}
+wait_for_signal NameLost
 
 interface=$(busctl --system introspect org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1)
 for member in .Install .MarkGood .MarkBad .Rollback .SlotA .SlotB .Booted .Pending .SecurityFloor \
@@ -50,7 +54,7 @@ check_eq "the CLI's install went through: slot B, 1.0.1" "B 1.0.1" \
 check_contains "… performed by the daemon (LastResult)" "$(prop LastResult)" "$work/v2.cairnb"
 check_eq "SlotB after" 's "1.0.1"' "$(prop SlotB)"
 check_eq "Pending" 's "B 1.0.1"' "$(prop Pending)"
-sleep 0.3
+wait_for_signal Completed
 check_contains "Progress signals seen" "$(cat "$work/signals.txt")" "member=Progress"
 check_contains "a Completed signal seen" "$(cat "$work/signals.txt")" "member=Completed"
 

@@ -76,7 +76,7 @@ servers=()
 trap 'kill "${servers[@]}" 2>/dev/null || true' EXIT
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
-http_port=$((20000 + RANDOM % 20000)) https_port=$((20000 + RANDOM % 20000 + 1))
+http_port=$((20000 + RANDOM % 20000)) https_port=$((http_port + 1))
 serve "$http_port"
 serve "$https_port" "$work/tls.crt" "$work/tls.key"
 for scheme in http https; do
@@ -129,7 +129,7 @@ refused "a bundle URL that does not exist" 1 "returned error: 404" \
   update "$r" "$s" install "http://127.0.0.1:$http_port/missing.cairnb"
 refused "an https server the host does not trust" 5 "SSL certificate problem" \
   update "$r" "$s" install "https://127.0.0.1:$https_port/v2.cairnb"
-closed_port=$((http_port + 2))
+closed_port=1  # tcpmux: nothing listens there
 refused "an unreachable update server" 3 "Failed to connect" \
   update "$r" "$s" install "http://127.0.0.1:$closed_port/v2.cairnb"
 

@@ -77,7 +77,13 @@ Verifier start_verifier(const TestEnvironment& env, const fs::path& dir) {
 }
 
 // Points the guest's cairn-attest at the verifier (run-time configuration: /etc is the image's).
+// Once configured, the image's own agent would attest too: the health check of this boot and
+// the refresh timer. The test drives cairn-attest itself, so they are done or stopped first: an
+// enrollment or quote of theirs between the test's quote and its verdict would change what the
+// verifier answers (its reset-count check sees a newer quote).
 void configure_guest(Machine& machine, const Verifier& verifier) {
+  require(wait_for_health(machine, 120s));
+  require(machine.run_checked("systemctl stop cairn-attest.timer"));
   require(machine.copy_to_guest(verifier.public_key, "/tmp/verifier-token.pub"));
   require(machine.run_checked(
       "mkdir -p /run/cairn && install -m 0644 /tmp/verifier-token.pub /run/cairn/verifier.pub && "

@@ -182,8 +182,7 @@ Status Machine::start() {
   }
   std::error_code ec;
   fs::remove(options_.work_dir / "qmp.sock", ec);
-  qmp_.reset();
-  reset_requested_at_.reset();
+  forget_qmp();
   started_ = Clock::now();
   qemu_.emplace(
       CAIRN_TRY(BackgroundProcess::start(qemu_command(), options_.work_dir / "qemu.log")));
@@ -346,7 +345,6 @@ Status Machine::power_off(std::chrono::seconds timeout) {
 
 Status Machine::reset() {
   if (!qmp_) return fail(Errc::internal, options_.name + " is not running");
-  reset_requested_at_ = console_mark();
   CAIRN_TRY(qmp_->execute("system_reset"));
   return {};
 }
@@ -358,7 +356,7 @@ Status Machine::power_cut() {
   // QEMU can miss a quit while it resets the machine on a loaded host (a 22-cut soak saw it);
   // killing the process is the same power loss for the guest: nothing is synced either way.
   qemu_->stop(0ms);
-  qmp_.reset();
+  forget_qmp();
   return {};
 }
 
@@ -366,17 +364,27 @@ Expected<int> Machine::wait_for_exit(std::chrono::seconds timeout) {
   if (!qemu_) return fail(Errc::internal, options_.name + " was never started");
   auto code = qemu_->wait(timeout);
   if (!code) return with_context(std::move(code), options_.name);
-  qmp_.reset();
+  forget_qmp();
   return code;
+}
+
+void Machine::forget_qmp() {
+  watchdog_expiries_before_restarts_ += count_events("WATCHDOG");
+  qmp_.reset();
 }
 
 Expected<int> Machine::watchdog_expiries() {
   if (!qmp_) return fail(Errc::internal, options_.name + " is not running");
   // Any command reads the events QEMU queued before its answer.
   CAIRN_TRY(qmp_->execute("query-status"));
+  return watchdog_expiries_before_restarts_ + count_events("WATCHDOG");
+}
+
+int Machine::count_events(std::string_view name) const {
+  if (!qmp_) return 0;
   const auto& events = qmp_->events();
-  return static_cast<int>(std::count_if(events.begin(), events.end(), [](const auto& event) {
-    return event.value("event", "") == "WATCHDOG";
+  return static_cast<int>(std::count_if(events.begin(), events.end(), [name](const auto& event) {
+    return event.value("event", "") == name;
   }));
 }
 

@@ -88,8 +88,9 @@ class Machine {
   Status pause();
   // Waits for QEMU to exit on its own (guest shutdown, or a reset with exit_on_reset).
   Expected<int> wait_for_exit(std::chrono::seconds timeout);
-  // How often the emulated i6300esb watchdog expired since QEMU started (QMP WATCHDOG events;
-  // its action is a reset). A kernel's software watchdog never counts here.
+  // How often the emulated i6300esb watchdog expired (QMP WATCHDOG events; its action is a
+  // reset) since the machine was created, across power cuts and restarts. A kernel's software
+  // watchdog never counts here.
   Expected<int> watchdog_expiries();
 
   // Saves what helps to understand a failure (guest journal if reachable, last console lines)
@@ -110,8 +111,11 @@ class Machine {
   std::vector<std::string> ssh_command(const std::string& command) const;
   void stop_all();
   // A warm reset the firmware never came back from (see silent_reset.cpp): the console has been
-  // silent since the guest or reset() asked for a reset.
-  bool silent_after_reset() const;
+  // silent since the guest's kernel, the watchdog or reset() reset the machine.
+  bool silent_after_reset();
+  int count_events(std::string_view name) const;
+  // Drops the QMP connection of a QEMU that ended, keeping the counts tests ask for.
+  void forget_qmp();
   Status power_cycle_after_silent_reset();
   // What QEMU's and swtpm's threads are doing, and QEMU's own run state (QMP).
   std::string process_report();
@@ -122,8 +126,8 @@ class Machine {
   std::optional<BackgroundProcess> qemu_;
   std::optional<QmpClient> qmp_;
   std::chrono::steady_clock::time_point started_{};
-  std::optional<std::size_t> reset_requested_at_;  // console size when reset() was called
   int silent_resets_ = 0;
+  int watchdog_expiries_before_restarts_ = 0;  // reported by earlier QEMU processes
 };
 
 // True when QEMU can use KVM here (else TCG).
