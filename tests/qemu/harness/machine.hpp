@@ -111,7 +111,7 @@ class Machine {
   std::vector<std::string> ssh_command(const std::string& command) const;
   void stop_all();
   // A warm reset the firmware never came back from (see silent_reset.cpp): the console has been
-  // silent since the guest's kernel, the watchdog or reset() reset the machine.
+  // silent since QEMU last reset the machine (the guest, the watchdog or reset()).
   bool silent_after_reset();
   int count_events(std::string_view name) const;
   // Drops the QMP connection of a QEMU that ended, keeping the counts tests ask for.
