@@ -124,7 +124,7 @@ TEST_CASE("a failing update rolls back, and the next good one boots from slot B 
 }
 
 TEST_CASE("an update whose kernel panics uses up its tries, then 1.0.0 boots and reports it",
-          "[rollback]") {
+          "[rollback][slow]") {
   auto env = require(TestEnvironment::from_env());
   auto machine = require(boot_first_version(env, "rollback-panic"));
   require(install_in_guest(env, machine, "1.0.3"));
@@ -136,7 +136,8 @@ TEST_CASE("an update whose kernel panics uses up its tries, then 1.0.0 boots and
   CHECK(require(boot_entries(machine)) == "cairn_1.0.0.efi cairn_1.0.3+0-3.efi");
 }
 
-TEST_CASE("an update that hangs is reset by the watchdog until 1.0.0 boots again", "[rollback]") {
+TEST_CASE("an update that hangs is reset by the watchdog until 1.0.0 boots again",
+          "[rollback][slow]") {
   auto env = require(TestEnvironment::from_env());
   auto machine = require(boot_first_version(env, "rollback-hang"));
   require(install_in_guest(env, machine, "1.0.4"));
