@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/strict_json.hpp"
+
 namespace cairn::attest {
 
 namespace {
@@ -117,8 +119,7 @@ class Fields {
 };
 
 Expected<json> parse_object(std::string_view text, const char* what) {
-  json root = json::parse(text, nullptr, false);
-  if (root.is_discarded()) return fail(Errc::invalid_input, std::string(what) + ": not JSON");
+  json root = CAIRN_TRY(parse_strict_json(text, what));
   if (!root.is_object()) return fail(Errc::invalid_input, std::string(what) + ": not an object");
   return root;
 }

@@ -11,6 +11,7 @@
 
 #include "attest/protocol.hpp"
 #include "common/fs.hpp"
+#include "common/strict_json.hpp"
 
 namespace cairn::attest {
 
@@ -65,8 +66,10 @@ std::string claims_json(const TokenClaims& claims) {
 // The payload was signed by the verifier, so a shape error here means a verifier bug or a forged
 // key; it is still checked rather than trusted.
 Expected<TokenClaims> parse_claims(std::string_view text) {
-  json root = json::parse(text, nullptr, false);
-  if (root.is_discarded() || !root.is_object() || root.size() != std::size(kClaimKeys)) {
+  auto parsed = parse_strict_json(text, "token");
+  if (!parsed) return fail(Errc::integrity, "token: payload is not the claims object");
+  json root = std::move(*parsed);
+  if (!root.is_object() || root.size() != std::size(kClaimKeys)) {
     return fail(Errc::integrity, "token: payload is not the claims object");
   }
   for (const char* key : kClaimKeys) {

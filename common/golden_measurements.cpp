@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/strict_json.hpp"
+
 namespace cairn {
 
 namespace {
@@ -72,10 +74,8 @@ class StrictObject {
 }  // namespace
 
 Expected<GoldenMeasurements> parse_golden_measurements(std::string_view text) {
-  json root = json::parse(text, nullptr, false);
-  if (root.is_discarded() || !root.is_object()) {
-    return fail(Errc::invalid_input, "measurements.json: not a JSON object");
-  }
+  json root = CAIRN_TRY(parse_strict_json(text, "measurements.json"));
+  if (!root.is_object()) return fail(Errc::invalid_input, "measurements.json: not a JSON object");
   StrictObject reader(root, "");
   const json* format = CAIRN_TRY(reader.member("format"));
   if (!format->is_number_unsigned() ||

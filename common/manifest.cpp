@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/strict_json.hpp"
+
 namespace cairn {
 
 namespace {
@@ -138,10 +140,8 @@ const ManifestPayload* BundleManifest::find(PayloadTarget target) const {
 }
 
 Expected<BundleManifest> parse_manifest(std::string_view text) {
-  json root = json::parse(text, nullptr, false);
-  if (root.is_discarded() || !root.is_object()) {
-    return fail(Errc::invalid_input, "manifest: not a JSON object");
-  }
+  json root = CAIRN_TRY(parse_strict_json(text, "manifest"));
+  if (!root.is_object()) return fail(Errc::invalid_input, "manifest: not a JSON object");
   ObjectReader reader(root, "manifest");
   if (CAIRN_TRY(reader.unsigned_number("format")) != BundleManifest::kFormat) {
     return reader.invalid("format", "this cairn-update reads format " +

@@ -70,14 +70,18 @@ enum class CutKind { install, boot, rollback };
 
 const char* describe(CutKind kind) {
   switch (kind) {
-    case CutKind::install: return "install";
-    case CutKind::boot: return "boot, window and blessing of 1.0.1";
-    case CutKind::rollback: return "rollback";
+    case CutKind::install:
+      return "install";
+    case CutKind::boot:
+      return "boot, window and blessing of 1.0.1";
+    case CutKind::rollback:
+      return "rollback";
   }
   return "?";
 }
 
-CutKind choose_cut(const AfterCut& host, const std::array<unsigned, 3>& done, std::mt19937& random) {
+CutKind choose_cut(const AfterCut& host, const std::array<unsigned, 3>& done,
+                   std::mt19937& random) {
   if (host.version != "1.0.0" || host.pending) return CutKind::rollback;
   auto installs = done[static_cast<int>(CutKind::install)];
   auto boots = done[static_cast<int>(CutKind::boot)];
@@ -132,7 +136,10 @@ TEST_CASE("power cuts during install, boot assessment and rollback never strand 
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     const std::string what = describe(kind);
-    nlohmann::json record{{"seed", seed}, {"cut", cut}, {"during", what}, {"delay_ms", delay_ms},
+    nlohmann::json record{{"seed", seed},
+                          {"cut", cut},
+                          {"during", what},
+                          {"delay_ms", delay_ms},
                           {"from", host.version}};
     require(machine.power_cut());
     require(machine.start());

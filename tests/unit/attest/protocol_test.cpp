@@ -142,6 +142,9 @@ TEST_CASE("message errors name the key that is wrong", "[protocol]") {
   CHECK(not_json.error().code() == Errc::invalid_input);
   CHECK_THAT(not_json.error().describe(), Catch::Contains("NonceRequest: not JSON"));
   CHECK_THAT(parse_NonceRequest("[1]").error().describe(), Catch::Contains("not an object"));
+  // A client naming its host twice must not get one host checked and the other recorded.
+  CHECK_THAT(parse_NonceRequest(R"({"host":"kvm-01","host":"kvm-02"})").error().describe(),
+             Catch::Contains("NonceRequest: key 'host' appears twice"));
   CHECK_THAT(parse_NonceGrant(R"({"nonce":"","expires_at":1.5,"pcrs":[]})").error().describe(),
              Catch::Contains("NonceGrant.expires_at: must be an integer"));
   CHECK_THAT(parse_NonceGrant(R"({"nonce":"","expires_at":1,"pcrs":[3,3]})").error().describe(),

@@ -100,5 +100,13 @@ TEST_CASE("a wrong format number or shape is refused") {
                   "secure_boot_db.pem: must be a PEM certificate");
   require_invalid(parse_edited([](json& d) { d["name"] = ""; }), "name: must not be empty");
   require_invalid(parse_golden_measurements("[1, 2]"), "not a JSON object");
-  require_invalid(parse_golden_measurements("{\"format\": 1,"), "not a JSON object");
+  require_invalid(parse_golden_measurements("{\"format\": 1,"), "measurements.json: not JSON");
+}
+
+TEST_CASE("measurements.json that names a key twice is refused") {
+  auto text = to_json(sample());
+  auto at = text.find("\"format\"");
+  REQUIRE(at != std::string::npos);
+  text.insert(at, "\"format\":1,");
+  require_invalid(parse_golden_measurements(text), "key 'format' appears twice");
 }

@@ -81,3 +81,18 @@ TEST_CASE("member names are plain file names", "[manifest]") {
     CHECK_FALSE(is_safe_member_name(bad));
   }
 }
+
+TEST_CASE("a signed manifest that names a key twice is refused, not read last-value-wins",
+          "[manifest]") {
+  // A lower security version first: a reader keeping the first value would see 0, one keeping
+  // the last 3. Neither may be chosen.
+  auto text = to_json(sample());
+  auto at = text.find("\"security_version\"");
+  REQUIRE(at != std::string::npos);
+  text.insert(at, "\"security_version\":0,");
+  auto parsed = parse_manifest(text);
+  REQUIRE_FALSE(parsed.has_value());
+  CHECK(parsed.error().code() == Errc::invalid_input);
+  CHECK_THAT(parsed.error().describe(),
+             Catch::Contains("manifest: key 'security_version' appears twice"));
+}

@@ -1,0 +1,99 @@
+#include "common/strict_json.hpp"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace cairn {
+
+namespace {
+
+using nlohmann::json;
+
+// Follows the parser's events: the keys seen in each open object, and the path to it, so that a
+// second occurrence of a key is reported where it is.
+class DuplicateKeyFinder {
+ public:
+  bool operator()(int depth, json::parse_event_t event, json& parsed) {
+    if (!problem_.empty()) return false;
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (depth >= kMaxJsonDepth) {
+          problem_ = "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+          return false;
+        }
+        // Inside an array an object has no key of its own: the path says "[]".
+        frames_.push_back({event == json::parse_event_t::object_start,
+                           {},
+                           frames_.empty() || frames_.back().is_object ? pending_key_ : "[]"});
+        pending_key_.clear();
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!frames_.empty()) frames_.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        auto key = parsed.get<std::string>();
+        if (!frames_.empty() && frames_.back().is_object &&
+            !frames_.back().keys.insert(key).second) {
+          problem_ = "key '" + key + "' appears twice in " + path();
+          return false;
+        }
+        pending_key_ = key;
+        break;
+      }
+      case json::parse_event_t::value:
+        pending_key_.clear();
+        break;
+    }
+    return true;
+  }
+
+  const std::string& problem() const { return problem_; }
+
+ private:
+  struct Frame {
+    bool is_object;
+    std::set<std::string> keys;
+    std::string name;  // the key this object or array is the value of
+  };
+
+  std::string path() const {
+    std::string out;
+    for (const auto& frame : frames_) {
+      if (frame.name == "[]") {
+        out += frame.name;
+      } else if (!frame.name.empty()) {
+        out += "." + frame.name;
+      }
+    }
+    return out.empty() ? "the top-level object" : "'" + out.substr(1) + "'";
+  }
+
+  std::vector<Frame> frames_;
+  std::string pending_key_;
+  std::string problem_;
+};
+
+}  // namespace
+
+Expected<json> parse_strict_json(std::string_view text, std::string_view what) {
+  DuplicateKeyFinder finder;
+  json root;
+  try {
+    root = json::parse(text, std::ref(finder), true);
+  } catch (const json::parse_error& error) {
+    if (!finder.problem().empty()) {
+      return fail(Errc::invalid_input, std::string(what) + ": " + finder.problem());
+    }
+    return fail(Errc::invalid_input, std::string(what) + ": not JSON (syntax error at byte " +
+                                         std::to_string(error.byte) + ")");
+  }
+  if (!finder.problem().empty()) {
+    return fail(Errc::invalid_input, std::string(what) + ": " + finder.problem());
+  }
+  return root;
+}
+
+}  // namespace cairn

@@ -1,0 +1,51 @@
+#include "common/strict_json.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+using namespace cairn;
+
+namespace {
+
+std::string error_of(std::string_view text) {
+  auto parsed = parse_strict_json(text, "doc");
+  if (parsed) return "ok";
+  CHECK(parsed.error().code() == Errc::invalid_input);
+  return parsed.error().describe();
+}
+
+}  // namespace
+
+TEST_CASE("strict JSON reads what plain JSON reads", "[json]") {
+  auto parsed = parse_strict_json(R"({"a": 1, "b": {"a": 2, "c": [{"a": 3}, {"a": 4}]}})", "doc");
+  REQUIRE(parsed.has_value());
+  CHECK((*parsed)["b"]["c"][1]["a"] == 4);
+  // The same key in sibling or nested objects is no duplicate.
+  CHECK(error_of(R"([{"k": 1}, {"k": 2}, {"k": {"k": 3}}])") == "ok");
+  CHECK(error_of(R"("text")") == "ok");
+}
+
+TEST_CASE("a key written twice is refused wherever it is, naming it and its object", "[json]") {
+  CHECK_THAT(error_of(R"({"version": "1.0.1", "version": "9.9.9"})"),
+             Catch::Contains("doc: key 'version' appears twice in the top-level object"));
+  CHECK_THAT(error_of(R"({"payloads": {"uki": {"size": 1, "size": 2}}})"),
+             Catch::Contains("key 'size' appears twice in 'payloads.uki'"));
+  CHECK_THAT(error_of(R"({"list": [{"x": 1}, {"y": 1, "y": 1}]})"),
+             Catch::Contains("key 'y' appears twice in 'list[]'"));
+  // Equal values are no excuse: the reader must not have to pick one.
+  CHECK_THAT(error_of(R"({"a": 1, "a": 1})"), Catch::Contains("key 'a' appears twice"));
+  // Keys that differ only after an escape are the same key once decoded.
+  CHECK_THAT(error_of(R"({"a": 1, "\u0061": 2})"), Catch::Contains("key 'a' appears twice"));
+}
+
+TEST_CASE("strict JSON refuses syntax errors and deep nesting with one reason", "[json]") {
+  CHECK_THAT(error_of(R"({"a": 1,)"), Catch::Contains("doc: not JSON (syntax error at byte"));
+  CHECK_THAT(error_of(""), Catch::Contains("doc: not JSON"));
+  CHECK_THAT(error_of("{\"a\": \"\xff\"}"), Catch::Contains("doc: not JSON"));
+  std::string deep(kMaxJsonDepth, '[');
+  deep += std::string(kMaxJsonDepth, ']');
+  CHECK(error_of(deep) == "ok");
+  std::string deeper = "[" + deep + "]";
+  CHECK_THAT(error_of(deeper), Catch::Contains("nested deeper than 32 levels"));
+  CHECK_THAT(error_of(std::string(1 << 20, '[')), Catch::Contains("nested deeper than"));
+}
