@@ -1,5 +1,6 @@
 #include "common/strict_json.hpp"
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -81,17 +82,19 @@ class DuplicateKeyFinder {
 Expected<json> parse_strict_json(std::string_view text, std::string_view what) {
   DuplicateKeyFinder finder;
   json root;
+  std::optional<std::size_t> syntax_error_at;
   try {
     root = json::parse(text, std::ref(finder), true);
   } catch (const json::parse_error& error) {
-    if (!finder.problem().empty()) {
-      return fail(Errc::invalid_input, std::string(what) + ": " + finder.problem());
-    }
-    return fail(Errc::invalid_input, std::string(what) + ": not JSON (syntax error at byte " +
-                                         std::to_string(error.byte) + ")");
+    syntax_error_at = error.byte;
   }
+  // The finder's reason first: refusing a key or a depth is what ends such a parse early.
   if (!finder.problem().empty()) {
     return fail(Errc::invalid_input, std::string(what) + ": " + finder.problem());
+  }
+  if (syntax_error_at) {
+    return fail(Errc::invalid_input, std::string(what) + ": not JSON (syntax error at byte " +
+                                         std::to_string(*syntax_error_at) + ")");
   }
   return root;
 }
