@@ -6,6 +6,7 @@
 
 #include "common/toml_reader.hpp"
 #include "common/verity.hpp"
+#include "common/version.hpp"
 
 namespace cairn::builder {
 
@@ -101,15 +102,15 @@ Expected<GptDisk> image_disk(const DiskLayout& layout, const std::string& image_
     if (entry.role == "esp") part.label = "esp";
     if (entry.role == "var") part.label = "var";
     if (entry.role == "root-a") {
-      part.label = "cairn_" + version;
+      part.label = root_partition_name(version);
       part.uuid = verity_data_partition_uuid(root_hash);
     }
     if (entry.role == "verity-a") {
-      part.label = "cairn_" + version + "_verity";
+      part.label = verity_partition_name(version);
       part.uuid = verity_hash_partition_uuid(root_hash);
     }
-    if (entry.role == "root-b") part.label = "cairn_empty";
-    if (entry.role == "verity-b") part.label = "cairn_empty_verity";
+    if (entry.role == "root-b") part.label = kEmptyRootName;
+    if (entry.role == "verity-b") part.label = kEmptyVerityName;
     disk.partitions.push_back(std::move(part));
   }
   return plan_layout(std::move(disk));

@@ -30,14 +30,6 @@ std::string field(const std::string& text, std::string_view key, char separator)
 
 }  // namespace
 
-std::string pe_section_text(const std::string& bytes, const PeImage& pe, std::string_view name) {
-  const PeSection* section = pe.find(name);
-  if (!section || section->raw_offset >= bytes.size()) return {};
-  std::string text =
-      bytes.substr(section->raw_offset, std::min(section->virtual_size, section->raw_size));
-  return text.substr(0, text.find('\0'));
-}
-
 bool ImageReport::all_valid() const {
   for (const auto& entry : entries) {
     if (entry.signature == "invalid" || entry.verity != "valid") return false;

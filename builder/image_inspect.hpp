@@ -31,9 +31,6 @@ struct ImageReport {
   nlohmann::json to_json() const;
 };
 
-// The text of section `name` of a PE file's bytes, up to its first NUL ("" when absent).
-std::string pe_section_text(const std::string& bytes, const PeImage& pe, std::string_view name);
-
 // `db_cert` may be empty: signatures are then "unchecked".
 Expected<ImageReport> inspect_disk_image(const std::filesystem::path& image,
                                          const std::filesystem::path& db_cert,

@@ -23,6 +23,7 @@
 #include "common/fs.hpp"
 #include "common/hash.hpp"
 #include "common/verity.hpp"
+#include "common/version.hpp"
 
 namespace cairn::builder {
 
@@ -249,6 +250,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                                  .initrd_drivers = recipe.initrd_drivers,
                                  .image_name = recipe.name,
                                  .image_version = recipe.version,
+                                 .image_security_version = recipe.security_version,
                                  .source_date_epoch = options.source_date_epoch};
   auto custom =
       CAIRN_TRY(run_stage("customize", result, progress, [&]() -> Expected<CustomizeOutput> {
@@ -355,7 +357,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                               {"loader/keys/auto/KEK.auth", keys.kek_auth},
                               {"loader/keys/auto/db.auth", keys.db_auth},
                               // Boot counting: three tries, then systemd-boot falls back.
-                              {"EFI/Linux/cairn_" + recipe.version + "+3-0.efi", uki_path}}};
+                              {"EFI/Linux/" + new_entry_name(recipe.version), uki_path}}};
     return build_disk_image({.disk = disk,
                              .root_image = slot.erofs,
                              .verity_image = slot.verity,

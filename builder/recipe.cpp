@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "common/toml_reader.hpp"
+#include "common/version.hpp"
 
 #ifndef CAIRN_SOURCE_DIR
 #define CAIRN_SOURCE_DIR ""
@@ -30,10 +31,11 @@ Status read_image(TableReader& top, Recipe& recipe) {
   CAIRN_CHECK(check_pattern(image, "name", recipe.name, std::regex("[a-z0-9][a-z0-9-]{0,62}"),
                             "use lowercase letters, digits and '-'"));
   recipe.version = CAIRN_TRY(image.string("version"));
-  CAIRN_CHECK(check_pattern(image, "version", recipe.version,
-                            std::regex("[0-9A-Za-z][0-9A-Za-z._~-]{0,63}"),
-                            "use letters, digits, '.', '_', '~' and '-' (no '+': boot counting "
-                            "uses it)"));
+  if (auto valid = check_version(recipe.version); !valid) {
+    return fail(Errc::invalid_input, image.where("version") + "'image.version' = \"" +
+                                         recipe.version +
+                                         "\" is not valid: " + valid.error().message());
+  }
   recipe.description = CAIRN_TRY(image.optional_string("description")).value_or("");
   recipe.arch = CAIRN_TRY(image.optional_string("arch")).value_or("x86_64");
   if (recipe.arch != "x86_64") {

@@ -57,6 +57,18 @@ Status check(int rc, const std::string& what) {
 
 }  // namespace
 
+Status check_gpt_name(std::string_view name) {
+  std::size_t units = 0;
+  for (unsigned char c : name) {
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: counted with its lead byte
+    units += c >= 0xF0 ? 2 : 1;        // beyond the BMP: a surrogate pair
+  }
+  if (units <= kGptNameUnits) return {};
+  return fail(Errc::invalid_input, "partition name '" + std::string(name) + "' is " +
+                                       std::to_string(units) + " UTF-16 units, a GPT name holds " +
+                                       std::to_string(kGptNameUnits));
+}
+
 Expected<GptDisk> plan_layout(GptDisk disk) {
   if (disk.partitions.empty()) return fail(Errc::invalid_input, "a disk needs partitions");
   std::uint64_t offset = kAlignment;  // LBA 2048: room for the primary GPT
@@ -75,6 +87,7 @@ Expected<GptDisk> plan_layout(GptDisk disk) {
 }
 
 Status write_gpt(const fs::path& path, const GptDisk& disk) {
+  for (const auto& part : disk.partitions) CAIRN_CHECK(check_gpt_name(part.label));
   auto context = CAIRN_TRY(open_context(path, false));
   fdisk_disable_dialogs(context.get(), 1);
   CAIRN_CHECK(
@@ -143,6 +156,7 @@ Expected<GptDisk> read_gpt(const fs::path& path) {
 
 Status set_partition_identity(const fs::path& path, std::size_t number, const std::string& uuid,
                               const std::string& label) {
+  CAIRN_CHECK(check_gpt_name(label));
   auto context = CAIRN_TRY(open_context(path, false));
   fdisk_disable_dialogs(context.get(), 1);
   if (!fdisk_is_labeltype(context.get(), FDISK_DISKLABEL_GPT)) {

@@ -14,6 +14,11 @@ namespace cairn {
 inline constexpr std::uint64_t kSectorSize = 512;
 inline constexpr std::uint64_t kAlignment = 1 << 20;  // 1 MiB, what every tool aligns to
 inline constexpr std::uint64_t kGptReadOnlyAttribute = std::uint64_t{1} << 60;
+// A partition name holds 36 UTF-16 code units; libfdisk cuts longer names without a word.
+inline constexpr std::size_t kGptNameUnits = 36;
+
+// Errc::invalid_input when `name` (UTF-8) would not fit a GPT partition name uncut.
+Status check_gpt_name(std::string_view name);
 
 struct GptPartition {
   std::string label;      // GPT partition name
@@ -41,7 +46,8 @@ Status write_gpt(const std::filesystem::path& path, const GptDisk& disk);
 
 Expected<GptDisk> read_gpt(const std::filesystem::path& path);
 
-// Rewrites one partition's UUID and name in place (the updater's last step before a slot
+// Rewrites one partition's UUID and name in place (refused, nothing written, if the name does
+// not fit) (the updater's last step before a slot
 // becomes bootable).
 Status set_partition_identity(const std::filesystem::path& path, std::size_t number,
                               const std::string& uuid, const std::string& label);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/strict_json.hpp"
+#include "common/version.hpp"
 
 namespace cairn {
 
@@ -18,13 +19,6 @@ bool is_hex(std::string_view text, std::size_t length) {
   return text.size() == length && std::all_of(text.begin(), text.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
-}
-
-bool is_version(std::string_view text) {
-  return !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '+' || c == '~' ||
-           c == '-' || c == '_';
-  });
 }
 
 // Strict access to one JSON object: every key must be read, types are checked.
@@ -151,7 +145,9 @@ Expected<BundleManifest> parse_manifest(std::string_view text) {
   manifest.name = CAIRN_TRY(reader.string("name"));
   if (!is_safe_member_name(manifest.name)) return reader.invalid("name", "not a plain name");
   manifest.version = CAIRN_TRY(reader.string("version"));
-  if (!is_version(manifest.version)) return reader.invalid("version", "not a version");
+  if (auto valid = check_version(manifest.version); !valid) {
+    return reader.invalid("version", valid.error().message());
+  }
   manifest.security_version = CAIRN_TRY(reader.unsigned_number("security_version"));
   manifest.machine_class = CAIRN_TRY(reader.string("machine_class"));
   if (!is_safe_member_name(manifest.machine_class)) {
@@ -174,6 +170,12 @@ Expected<BundleManifest> parse_manifest(std::string_view text) {
     if (!targets.insert(payload.target).second) {
       return reader.invalid("payloads",
                             "two payloads for target " + std::string(to_string(payload.target)));
+    }
+    if (payload.target == PayloadTarget::uki && payload.size > kMaxUkiBytes) {
+      return reader.invalid(
+          "payloads", "the UKI " + payload.name + " declares " + std::to_string(payload.size) +
+                          " bytes, more than the " + std::to_string(kMaxUkiBytes) +
+                          " a boot entry may take");
     }
     if (payload.name == "manifest.json" || payload.name == "manifest.sig") {
       return reader.invalid("payloads", "a payload may not be called " + payload.name);

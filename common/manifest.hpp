@@ -26,6 +26,10 @@ struct ManifestPayload {
   PayloadCompression compression = PayloadCompression::none;
 };
 
+// The largest UKI a manifest may declare: two of them (the running slot's and the new one) must
+// fit a 256 MiB ESP with room to spare. Cairn's UKIs are about 30 MiB.
+inline constexpr std::uint64_t kMaxUkiBytes = std::uint64_t{128} << 20;
+
 struct BundleManifest {
   static constexpr int kFormat = 1;
 

@@ -1,5 +1,6 @@
 #include "common/pe.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/fs.hpp"
@@ -31,12 +32,23 @@ const PeSection* PeImage::find(std::string_view name) const {
 }
 
 Expected<PeImage> read_pe(const std::filesystem::path& path) {
-  auto data = CAIRN_TRY(read_file(path));
+  return parse_pe(CAIRN_TRY(read_file(path)), path.string());
+}
+
+std::string pe_section_text(const std::string& bytes, const PeImage& pe, std::string_view name) {
+  const PeSection* section = pe.find(name);
+  if (!section || section->raw_offset >= bytes.size()) return {};
+  std::string text =
+      bytes.substr(section->raw_offset, std::min(section->virtual_size, section->raw_size));
+  return text.substr(0, text.find('\0'));
+}
+
+Expected<PeImage> parse_pe(const std::string& data, std::string_view what) {
   auto bad = [&](const std::string& why) {
-    return fail(Errc::invalid_input, path.string() + " is not a PE32+ image: " + why);
+    return fail(Errc::invalid_input, std::string(what) + " is not a PE32+ image: " + why);
   };
   if (data.size() < 0x40 || data.compare(0, 2, "MZ") != 0) return bad("no MZ header");
-  auto pe_offset = read_le<std::uint32_t>(data, 0x3c);
+  std::size_t pe_offset = read_le<std::uint32_t>(data, 0x3c);
   if (pe_offset + 24 > data.size() || data.compare(pe_offset, 4, std::string("PE\0\0", 4)) != 0) {
     return bad("no PE signature");
   }

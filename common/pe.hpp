@@ -29,6 +29,10 @@ struct PeImage {
 };
 
 Expected<PeImage> read_pe(const std::filesystem::path& path);
+// The same from bytes in memory; `what` names them in errors.
+Expected<PeImage> parse_pe(const std::string& bytes, std::string_view what);
+// A section's contents up to its first NUL (.osrel, .cmdline, .uname); empty when absent.
+std::string pe_section_text(const std::string& bytes, const PeImage& pe, std::string_view name);
 
 // Sets the COFF TimeDateStamp to `timestamp` and recomputes the optional header's checksum.
 // objcopy stamps the current time (binutils 2.40 ignores SOURCE_DATE_EPOCH for PE), which would

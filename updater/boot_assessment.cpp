@@ -18,8 +18,9 @@ std::string seconds_text(double seconds) {
 Expected<std::vector<std::string>> spend_entries(Esp& esp, const std::string& version) {
   std::vector<std::string> spent;
   for (const auto& entry : CAIRN_TRY(esp.list_entries())) {
-    if (!entry_is_version(entry, version)) continue;
-    if (entry.find("+0") != std::string::npos) {
+    auto parsed = parse_boot_entry_name(entry);
+    if (!parsed || parsed->version != version) continue;
+    if (parsed->spent()) {
       spent.push_back(entry);
       continue;
     }

@@ -1,9 +1,12 @@
 #include "updater/esp.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 #include <utility>
 
@@ -12,21 +15,6 @@
 namespace cairn::updater {
 
 namespace fs = std::filesystem;
-
-bool entry_is_version(std::string_view entry, std::string_view version) {
-  std::string base = "cairn_" + std::string(version);
-  if (!entry.starts_with(base) || !entry.ends_with(".efi")) return false;
-  std::string_view rest = entry.substr(base.size());
-  return rest == ".efi" || rest.starts_with("+");
-}
-
-std::string new_entry_name(std::string_view version) {
-  return "cairn_" + std::string(version) + "+3-0.efi";
-}
-
-std::string spent_entry_name(std::string_view version) {
-  return "cairn_" + std::string(version) + "+0-0.efi";
-}
 
 bool is_fsck_salvage(std::string_view name) {
   if (name.size() != 12) return false;
@@ -113,9 +101,29 @@ Expected<std::size_t> MountedEsp::reclaim_debris() {
   return removed;
 }
 
+Expected<std::uint64_t> MountedEsp::free_bytes() {
+  struct statvfs info {};
+  if (::statvfs(root_.c_str(), &info) != 0) return fail_errno("statvfs " + root_.string(), errno);
+  return std::uint64_t{info.f_bavail} * info.f_frsize;
+}
+
+Expected<std::uint64_t> MountedEsp::entry_bytes(const std::string& name) {
+  struct stat st {};
+  fs::path path = root_ / "EFI/Linux" / name;
+  if (::stat(path.c_str(), &st) != 0) return fail_errno("stat " + path.string(), errno);
+  return std::uint64_t(st.st_blocks) * 512;
+}
+
+Expected<std::string> MountedEsp::read_entry(const std::string& name) {
+  return read_file(root_ / "EFI/Linux" / name);
+}
+
 Command ImageEsp::mtools(std::vector<std::string> argv) const {
   argv.insert(argv.begin() + 1, {"-i", disk_.string() + "@@" + std::to_string(offset_)});
-  return {.argv = std::move(argv), .env = {{"MTOOLS_SKIP_CHECK", "1"}}, .capture_stdout = true};
+  // LC_ALL=C: the byte counts mdir prints are parsed.
+  return {.argv = std::move(argv),
+          .env = {{"MTOOLS_SKIP_CHECK", "1"}, {"LC_ALL", "C"}},
+          .capture_stdout = true};
 }
 
 Expected<std::vector<std::string>> ImageEsp::list_entries() { return list("::/EFI/Linux"); }
@@ -143,6 +151,46 @@ Expected<std::vector<std::string>> ImageEsp::list(const std::string& dir) {
       names.push_back(line.substr(slash + 1));
   }
   return names;
+}
+
+Expected<std::uint64_t> ImageEsp::free_bytes() {
+  // mdir ends with "  63 057 408 bytes free" (digits grouped with spaces).
+  auto text = CAIRN_TRY(run_checked(runner_, mtools({"mdir", "-a", "::/"})));
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.ends_with("bytes free")) continue;
+    std::string digits;
+    for (char c : line) {
+      if (c >= '0' && c <= '9') digits += c;
+    }
+    if (!digits.empty() && digits.size() < 20) return std::stoull(digits);
+  }
+  return fail(Errc::process, "mdir did not say how much of the ESP is free");
+}
+
+Expected<std::uint64_t> ImageEsp::entry_bytes(const std::string& name) {
+  // mdu -a: "::/EFI/Linux/<name> <clusters>"; minfo: "sector size: 512 bytes" and
+  // "cluster size: 4 sectors".
+  auto usage = CAIRN_TRY(run_checked(runner_, mtools({"mdu", "-a", "::/EFI/Linux/" + name})));
+  auto info = CAIRN_TRY(run_checked(runner_, mtools({"minfo"})));
+  std::istringstream words(usage);
+  std::string path;
+  std::uint64_t clusters = 0;
+  if (!(words >> path >> clusters)) {
+    return fail(Errc::process, "mdu did not say how much room " + name + " takes");
+  }
+  auto number_after = [&](std::string_view label) -> std::uint64_t {
+    auto at = info.find(label);
+    if (at == std::string::npos) return 0;
+    return std::strtoull(info.c_str() + at + label.size(), nullptr, 10);
+  };
+  std::uint64_t cluster = number_after("sector size:") * number_after("cluster size:");
+  if (cluster == 0) return fail(Errc::process, "minfo did not give the ESP's cluster size");
+  return clusters * cluster;
+}
+
+Expected<std::string> ImageEsp::read_entry(const std::string& name) {
+  return run_checked(runner_, mtools({"mtype", "::/EFI/Linux/" + name}));
 }
 
 Status ImageEsp::remove_entry(const std::string& name) {

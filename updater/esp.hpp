@@ -9,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "common/process.hpp"
+#include "common/version.hpp"
 
 namespace cairn::updater {
 
@@ -28,6 +29,12 @@ class Esp {
   // /efi is mounted) salvages as /FSCKnnnn.REC: on an ESP only Cairn writes large files to,
   // those are pieces of UKIs, and five of them fill a 256 MiB ESP. Also our temporary files.
   virtual Expected<std::size_t> reclaim_debris() = 0;
+  // Room for new files, and the room an entry takes (whole clusters): an install checks that
+  // its UKI fits before it touches anything.
+  virtual Expected<std::uint64_t> free_bytes() = 0;
+  virtual Expected<std::uint64_t> entry_bytes(const std::string& name) = 0;
+  // An entry's contents (the running image's UKI says which security version it carries).
+  virtual Expected<std::string> read_entry(const std::string& name) = 0;
 };
 
 // "FSCK0000.REC": a cluster chain fsck.fat salvaged.
@@ -42,6 +49,9 @@ class MountedEsp final : public Esp {
   Status install_entry(const std::filesystem::path& file, const std::string& name) override;
   Status rename_entry(const std::string& from, const std::string& to) override;
   Expected<std::size_t> reclaim_debris() override;
+  Expected<std::uint64_t> free_bytes() override;
+  Expected<std::uint64_t> entry_bytes(const std::string& name) override;
+  Expected<std::string> read_entry(const std::string& name) override;
 
  private:
   std::filesystem::path root_;
@@ -57,6 +67,9 @@ class ImageEsp final : public Esp {
   Status install_entry(const std::filesystem::path& file, const std::string& name) override;
   Status rename_entry(const std::string& from, const std::string& to) override;
   Expected<std::size_t> reclaim_debris() override;
+  Expected<std::uint64_t> free_bytes() override;
+  Expected<std::uint64_t> entry_bytes(const std::string& name) override;
+  Expected<std::string> read_entry(const std::string& name) override;
 
  private:
   Command mtools(std::vector<std::string> argv) const;
@@ -65,13 +78,5 @@ class ImageEsp final : public Esp {
   std::uint64_t offset_;
   ProcessRunner& runner_;
 };
-
-// Entries that boot `version`: cairn_<version>.efi and cairn_<version>+…efi.
-bool entry_is_version(std::string_view entry, std::string_view version);
-// "cairn_<version>+3-0.efi": a new entry with three tries.
-std::string new_entry_name(std::string_view version);
-// "cairn_<version>+0-0.efi": an entry with no tries left, which systemd-boot sorts after every
-// other entry (still in the menu, never the default).
-std::string spent_entry_name(std::string_view version);
 
 }  // namespace cairn::updater

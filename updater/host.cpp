@@ -7,6 +7,8 @@
 
 #include "common/cms.hpp"
 #include "common/fs.hpp"
+#include "common/os_release.hpp"
+#include "common/pe.hpp"
 #include "updater/history.hpp"
 #include "updater/source.hpp"
 
@@ -144,6 +146,36 @@ std::unique_ptr<Esp> open_esp(const HostOptions& host, const SlotLayout& layout,
   return std::make_unique<MountedEsp>("/efi");
 }
 
+Expected<std::uint64_t> running_image_security_version(const HostOptions& host,
+                                                       const SlotLayout& layout, char booted,
+                                                       Esp& esp) {
+  std::error_code ec;
+  if (!fs::is_regular_file(host.disk, ec)) {
+    auto text = CAIRN_TRY(read_file(host.os_release));
+    return image_security_version(text, host.os_release.string());
+  }
+  // A disk-image file runs nothing: its booted slot's image speaks through its UKI's .osrel.
+  std::string version = layout.slot(booted).version();
+  for (const auto& name : CAIRN_TRY(esp.list_entries())) {
+    if (!entry_is_version(name, version)) continue;
+    auto bytes = CAIRN_TRY(esp.read_entry(name));
+    auto pe = CAIRN_TRY(parse_pe(bytes, name));
+    return image_security_version(pe_section_text(bytes, pe, ".osrel"), name + " (.osrel)");
+  }
+  return fail(Errc::not_found,
+              "cannot tell the running image's security version: slot " + std::string(1, booted) +
+                  " (" + (version.empty() ? "empty" : version) + ") has no boot entry on the ESP");
+}
+
+Status record_image_floor(const HostOptions& host, const SlotLayout& layout, char booted,
+                          Esp& esp) {
+  auto image_floor = CAIRN_TRY(running_image_security_version(host, layout, booted, esp));
+  auto state = CAIRN_TRY(load_state(host.state));
+  if (state.security_floor >= image_floor) return {};
+  state.security_floor = image_floor;
+  return save_state(host.state, state);
+}
+
 Status mark_good(const HostOptions& host) {
   auto state = CAIRN_TRY(load_state(host.state));
   if (!state.pending) return fail(Errc::invalid_input, "no update is pending");
@@ -181,12 +213,14 @@ Expected<InstallResult> run_install(const std::string& source, const HostOptions
                        .boot_id = current_boot_id()};
   StepRecorder recorder(progress);
   auto result = [&]() -> Expected<InstallResult> {
+    SystemProcessRunner runner;
+    auto esp = open_esp(host, layout, runner);
+    target.image_security_version =
+        CAIRN_TRY(running_image_security_version(host, layout, target.booted, *esp));
     auto verifier = CAIRN_TRY(CmsVerifier::load(host.trust));
     auto bundle = CAIRN_TRY(BundleSource::open(source, {.ca_file = host.ca_file}));
     auto reader = BundleReader::open_fd(bundle.fd(), bundle.name());
     if (!reader) return std::unexpected(bundle.explain(std::move(reader.error())));
-    SystemProcessRunner runner;
-    auto esp = open_esp(host, layout, runner);
     auto installed =
         install_bundle(*reader, verifier, *esp, target,
                        {.state_dir = host.state, .work_dir = host.state / "tmp"}, recorder);
@@ -212,6 +246,10 @@ Expected<BootAssessment> run_health(const HostOptions& host, const UpdateConfig&
   SystemdManager manager;
   SystemClock clock;
   auto esp = open_esp(host, layout, runner);
+  // The running image's floor is recorded at every boot, so a host whose /var was wiped has it
+  // back at once. Not fatal here: the health verdict must not depend on it, and every install
+  // reads it again and refuses loudly when it cannot.
+  (void)record_image_floor(host, layout, context.booted, *esp);
   auto checks = configured_checks(config.health, manager, runner);
   return assess_boot(
       context, config.health,

@@ -23,6 +23,8 @@ struct HostOptions {
   std::filesystem::path state = "/var/lib/cairn";
   std::string machine_class;      // empty: /usr/lib/cairn/machine-class
   std::filesystem::path ca_file;  // extra CA for https bundle URLs
+  // The running image's os-release: its security version is the lowest floor this host has.
+  std::filesystem::path os_release = "/usr/lib/os-release";
 };
 
 // The slot the running system booted: the root PARTUUID systemd-veritysetup opened.
@@ -35,6 +37,15 @@ Expected<std::filesystem::path> default_disk();
 // The ESP: the one given, the one inside a disk-image file, or /efi.
 std::unique_ptr<Esp> open_esp(const HostOptions& host, const SlotLayout& layout,
                               ProcessRunner& runner);
+
+// The security version of the image in the booted slot (CAIRN_SECURITY_VERSION): from the
+// running system's os-release, or, for a disk-image file, from its booted entry's .osrel.
+Expected<std::uint64_t> running_image_security_version(const HostOptions& host,
+                                                       const SlotLayout& layout, char booted,
+                                                       Esp& esp);
+
+// Raises state.json's floor to the running image's security version (at boot).
+Status record_image_floor(const HostOptions& host, const SlotLayout& layout, char booted, Esp& esp);
 
 // The pending slot booted well: its security version becomes the anti-rollback floor and
 // nothing is pending any more.

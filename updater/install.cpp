@@ -39,28 +39,22 @@ Status check_fits(const ManifestPayload& payload, const GptPartition& partition)
   return {};
 }
 
-// Removes every boot entry of `version` (any boot-count state).
-Status remove_entries(Esp& esp, const std::string& version) {
-  if (version.empty()) return {};
-  for (const auto& entry : CAIRN_TRY(esp.list_entries())) {
-    if (entry_is_version(entry, version)) CAIRN_CHECK(esp.remove_entry(entry));
-  }
-  return {};
+// Names the slot as holding nothing: what it is while written, and after any failure.
+Status name_slot_empty(const SlotLayout& layout, const Slot& slot) {
+  std::string seed(1, slot.name);
+  CAIRN_CHECK(set_partition_identity(layout.disk, slot.root.number,
+                                     stable_uuid("cairn-empty-root-" + seed),
+                                     std::string(kEmptyRootName)));
+  return set_partition_identity(layout.disk, slot.verity.number,
+                                stable_uuid("cairn-empty-verity-" + seed),
+                                std::string(kEmptyVerityName));
 }
 
 // The step that makes the target slot unbootable before a byte of it changes.
 Status retire_slot(Esp& esp, const SlotLayout& layout, const Slot& slot,
-                   const std::string& incoming_version) {
-  CAIRN_CHECK(remove_entries(esp, slot.version()));
-  CAIRN_CHECK(remove_entries(esp, incoming_version));  // leftovers of an interrupted install
-  // The space earlier interrupted installs took (a 20-cut soak filled the ESP with salvaged
-  // chains until the next UKI no longer fitted).
-  CAIRN_TRY(esp.reclaim_debris());
-  std::string seed(1, slot.name);
-  CAIRN_CHECK(set_partition_identity(layout.disk, slot.root.number,
-                                     stable_uuid("cairn-empty-root-" + seed), "cairn_empty"));
-  return set_partition_identity(layout.disk, slot.verity.number,
-                                stable_uuid("cairn-empty-verity-" + seed), "cairn_empty_verity");
+                   const std::vector<std::string>& entries) {
+  for (const auto& entry : entries) CAIRN_CHECK(esp.remove_entry(entry));
+  return name_slot_empty(layout, slot);
 }
 
 // A regular file may take fewer bytes than asked (a full file system does): retry, and report
@@ -103,17 +97,48 @@ class PartitionWriter {
 
 }  // namespace
 
+std::vector<std::string> entries_to_retire(const std::vector<std::string>& entries,
+                                           const InstallTarget& target,
+                                           std::string_view incoming_version) {
+  std::string running = target.layout.slot(target.booted).version();
+  std::string target_version = target.layout.other(target.booted).version();
+  std::vector<std::string> retiring;
+  for (const auto& name : entries) {
+    auto entry = parse_boot_entry_name(name);
+    if (!entry || (!running.empty() && entry->version == running)) continue;
+    if (entry->version == target_version || entry->version == incoming_version) {
+      retiring.push_back(name);
+    }
+  }
+  return retiring;
+}
+
+Status check_esp_room(Esp& esp, std::uint64_t uki_bytes, const std::vector<std::string>& retiring) {
+  std::uint64_t room = CAIRN_TRY(esp.free_bytes());
+  for (const auto& entry : retiring) room += CAIRN_TRY(esp.entry_bytes(entry));
+  if (uki_bytes + kEspSlackBytes <= room) return {};
+  return fail(Errc::no_space, "the UKI (" + std::to_string(uki_bytes) +
+                                  " bytes) does not fit on the ESP: " + std::to_string(room) +
+                                  " bytes free, counting the entries this install replaces, and " +
+                                  std::to_string(kEspSlackBytes) + " must stay in reserve");
+}
+
 Status check_compatible(const BundleManifest& manifest, const InstallTarget& target,
                         const HostState& state) {
   if (manifest.machine_class != target.machine_class) {
     return fail(Errc::invalid_input, "bundle is for machine class " + manifest.machine_class +
                                          ", this host is " + target.machine_class);
   }
-  if (manifest.security_version < state.security_floor) {
-    return fail(Errc::invalid_input,
-                "bundle " + manifest.version + " has security version " +
-                    std::to_string(manifest.security_version) + ", below this host's floor " +
-                    std::to_string(state.security_floor) + " (downgrade refused)");
+  // The floor is never below the running image's own security version: a host whose state was
+  // wiped (or never written) still refuses what the image it runs has superseded.
+  std::uint64_t floor = std::max(state.security_floor, target.image_security_version);
+  if (manifest.security_version < floor) {
+    std::string why = floor == state.security_floor ? "the highest installed so far"
+                                                    : "the running image's security version";
+    return fail(Errc::invalid_input, "bundle " + manifest.version + " has security version " +
+                                         std::to_string(manifest.security_version) +
+                                         ", below this host's floor " + std::to_string(floor) +
+                                         " (" + why + "): downgrade refused");
   }
   if (manifest.version == target.layout.slot(target.booted).version()) {
     return fail(Errc::invalid_input, "version " + manifest.version + " is already running (slot " +
@@ -140,8 +165,15 @@ Expected<InstallResult> install_bundle(BundleReader& reader, SignatureVerifier& 
   auto state = CAIRN_TRY(load_state(options.state_dir));
   CAIRN_CHECK(check_compatible(manifest, target, state));
   const Slot& slot = target.layout.other(target.booted);
-  CAIRN_CHECK(
-      timed("retire", [&] { return retire_slot(esp, target.layout, slot, manifest.version); }));
+  CAIRN_CHECK(timed("retire", [&]() -> Status {
+    // The space earlier interrupted installs took (a 20-cut soak filled the ESP with salvaged
+    // chains until the next UKI no longer fitted): reclaimed before the room is counted.
+    CAIRN_TRY(esp.reclaim_debris());
+    auto retiring = entries_to_retire(CAIRN_TRY(esp.list_entries()), target, manifest.version);
+    // Room first: a UKI that cannot fit must not cost the host its other slot.
+    CAIRN_CHECK(check_esp_room(esp, manifest.find(PayloadTarget::uki)->size, retiring));
+    return retire_slot(esp, target.layout, slot, retiring);
+  }));
 
   auto disk = CAIRN_TRY(open_file(target.layout.disk, O_RDWR));
   // The UKI waits here until the slot is verified; removed whatever happens.
@@ -189,24 +221,32 @@ Expected<InstallResult> install_bundle(BundleReader& reader, SignatureVerifier& 
                         "reading slot " + std::string(1, slot.name) + " back");
   }));
 
-  CAIRN_CHECK(timed("activate", [&]() -> Status {
+  auto activated = timed("activate", [&]() -> Status {
     auto root_hash = CAIRN_TRY(from_hex(manifest.root_hash));
     Sha256Digest digest{};
     std::memcpy(digest.data(), root_hash.data(), digest.size());
     CAIRN_CHECK(set_partition_identity(target.layout.disk, slot.verity.number,
                                        verity_hash_partition_uuid(digest),
-                                       verity_label(manifest.version)));
+                                       verity_partition_name(manifest.version)));
     CAIRN_CHECK(set_partition_identity(target.layout.disk, slot.root.number,
                                        verity_data_partition_uuid(digest),
-                                       root_label(manifest.version)));
+                                       root_partition_name(manifest.version)));
     // Last: the entry is what makes the slot bootable.
     CAIRN_CHECK(esp.install_entry(uki, new_entry_name(manifest.version)));
     state.pending = PendingSlot{.slot = slot.name,
                                 .version = manifest.version,
                                 .security_version = manifest.security_version,
                                 .install_boot_id = target.boot_id};
-    return save_state(options.state_dir, state);
-  }));
+    auto saved = save_state(options.state_dir, state);
+    // An entry nobody watches would be booted without an observation window: take it back.
+    if (!saved) (void)esp.remove_entry(new_entry_name(manifest.version));
+    return saved;
+  });
+  if (!activated) {
+    // A slot named for a version it has no entry for would look installed: back to empty.
+    (void)name_slot_empty(target.layout, slot);
+    return std::unexpected(std::move(activated.error()));
+  }
   return InstallResult{.slot = slot.name,
                        .version = manifest.version,
                        .entry = new_entry_name(manifest.version),

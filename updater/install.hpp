@@ -24,7 +24,14 @@ struct InstallTarget {
   char booted = 'A';          // the running slot; the other one is written
   std::string machine_class;  // this host's
   std::string boot_id;        // this boot's, recorded with the pending slot
+  // The running image's security version (recorded in it at build time): the floor never goes
+  // below it, state.json or not.
+  std::uint64_t image_security_version = 0;
 };
+
+// Room kept free on the ESP beyond the UKI itself: directory entries, the temporary name, the
+// last cluster.
+inline constexpr std::uint64_t kEspSlackBytes = 1 << 20;
 
 struct InstallOptions {
   std::filesystem::path state_dir;  // /var/lib/cairn: state.json, install.lock
@@ -45,6 +52,16 @@ Expected<UniqueFd> take_install_lock(const std::filesystem::path& state_dir);
 // Checks that only depend on the manifest and the host (a step of its own, unit-tested).
 Status check_compatible(const BundleManifest& manifest, const InstallTarget& target,
                         const HostState& state);
+
+// The boot entries an install removes from the ESP: every entry of the version the target slot
+// holds and leftovers of `incoming_version`, parsed exactly, and never an entry of the running
+// version, whatever a bundle or a partition name says.
+std::vector<std::string> entries_to_retire(const std::vector<std::string>& entries,
+                                           const InstallTarget& target,
+                                           std::string_view incoming_version);
+
+// Errc::no_space unless a UKI of `uki_bytes` fits on the ESP once `retiring` is removed.
+Status check_esp_room(Esp& esp, std::uint64_t uki_bytes, const std::vector<std::string>& retiring);
 
 Expected<InstallResult> install_bundle(BundleReader& reader, SignatureVerifier& verifier, Esp& esp,
                                        const InstallTarget& target, const InstallOptions& options,

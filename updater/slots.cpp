@@ -4,6 +4,8 @@
 #include <cctype>
 #include <vector>
 
+#include "common/version.hpp"
+
 namespace cairn::updater {
 
 namespace {
@@ -16,15 +18,7 @@ std::string lowercase(std::string text) {
 
 }  // namespace
 
-std::string root_label(std::string_view version) { return "cairn_" + std::string(version); }
-
-std::string verity_label(std::string_view version) { return root_label(version) + "_verity"; }
-
-std::string Slot::version() const {
-  constexpr std::string_view prefix = "cairn_";
-  if (!root.label.starts_with(prefix) || root.label == "cairn_empty") return {};
-  return root.label.substr(prefix.size());
-}
+std::string Slot::version() const { return version_of_root_partition(root.label).value_or(""); }
 
 std::optional<char> SlotLayout::slot_with_root_uuid(std::string_view uuid) const {
   std::string wanted = lowercase(std::string(uuid));

@@ -38,8 +38,4 @@ struct SlotLayout {
 // Errc::invalid_input naming what is missing when the disk is not an A/B Cairn layout.
 Expected<SlotLayout> read_slot_layout(const std::filesystem::path& disk);
 
-// GPT names Cairn gives a slot holding `version`.
-std::string root_label(std::string_view version);
-std::string verity_label(std::string_view version);
-
 }  // namespace cairn::updater

@@ -10,6 +10,7 @@
 #include "builder/chroot.hpp"
 #include "builder/stages/harden.hpp"
 #include "common/fs.hpp"
+#include "common/os_release.hpp"
 
 namespace cairn::builder {
 
@@ -257,12 +258,15 @@ Status seed_factory_var(const fs::path& tree) {
 }  // namespace
 
 std::string image_os_release(std::string_view debian_os_release, std::string_view name,
-                             std::string_view version) {
+                             std::string_view version, std::uint64_t security_version) {
   std::string out;
   std::istringstream lines{std::string(debian_os_release)};
   std::string debian_pretty;
   for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("IMAGE_ID=") || line.starts_with("IMAGE_VERSION=")) continue;
+    if (line.starts_with("IMAGE_ID=") || line.starts_with("IMAGE_VERSION=") ||
+        line.starts_with(std::string(kSecurityVersionField) + "=")) {
+      continue;
+    }
     if (line.starts_with("PRETTY_NAME=")) {
       debian_pretty = line.substr(12);
       std::erase(debian_pretty, '"');
@@ -274,6 +278,7 @@ std::string image_os_release(std::string_view debian_os_release, std::string_vie
          debian_pretty + ")\"\n";
   out += "IMAGE_ID=cairn-" + std::string(name) + "\n";
   out += "IMAGE_VERSION=" + std::string(version) + "\n";
+  out += std::string(kSecurityVersionField) + "=" + std::to_string(security_version) + "\n";
   return out;
 }
 
@@ -344,7 +349,8 @@ Expected<CustomizeOutput> customize_tree(const CustomizeInput& input, ProcessRun
 
   fs::path os_release_path = output.tree / "usr/lib/os-release";
   auto debian = CAIRN_TRY(read_file(os_release_path));
-  output.os_release = image_os_release(debian, input.image_name, input.image_version);
+  output.os_release =
+      image_os_release(debian, input.image_name, input.image_version, input.image_security_version);
   fs::remove(os_release_path, ec);  // it may be a hard link shared with the cached tree
   CAIRN_CHECK(write_text(os_release_path, output.os_release));
 

@@ -27,6 +27,7 @@ struct CustomizeInput {
   std::vector<std::string> disable_units;
   std::vector<std::string> initrd_drivers;
   std::string image_name, image_version;
+  std::uint64_t image_security_version = 0;
   std::int64_t source_date_epoch = 0;
 };
 
@@ -42,9 +43,10 @@ struct CustomizeOutput {
 Expected<CustomizeOutput> customize_tree(const CustomizeInput& input, ProcessRunner& runner,
                                          Progress& progress);
 
-// os-release with IMAGE_ID/IMAGE_VERSION/PRETTY_NAME for the image (pure, for tests).
+// os-release with IMAGE_ID/IMAGE_VERSION/PRETTY_NAME for the image and its security version
+// (CAIRN_SECURITY_VERSION, the anti-rollback floor a host running it enforces), pure, for tests.
 std::string image_os_release(std::string_view debian_os_release, std::string_view name,
-                             std::string_view version);
+                             std::string_view version, std::uint64_t security_version);
 
 // tmpfiles.d lines that recreate `var_dir`'s layout from /usr/share/factory/var on first boot.
 Expected<std::string> factory_var_tmpfiles(const std::filesystem::path& var_dir);

@@ -32,6 +32,11 @@ pakages = []"
 expect_failure wrong-type 1 "'image.version' must be a string, not an integer" '[image]
 name = "bad"
 version = 1'
+# Versions: one grammar for every name derived from them (entries, GPT names).
+expect_failure version-plus 1 "version '1.0+3-0' contains '+'" "${good/\"1.0\"/\"1.0+3-0\"}"
+expect_failure version-long 1 "is 24 characters long: at most 23" \
+  "${good/\"1.0\"/\"1.0.0-123456789012345678\"}"
+expect_failure version-case 1 "folds case" "${good/\"1.0\"/\"1.0-RC1\"}"
 expect_failure password 1 "passwords are not allowed" "$good
 [[users]]
 name = \"ops\"

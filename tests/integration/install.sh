@@ -96,6 +96,7 @@ refused() {  # refused "what" EXPECTED_EXIT MESSAGE ARGS…
   local what=$1 want=$2 message=$3; shift 3
   local fresh="$work/refused.img" state="$work/refused-state"
   cp --sparse=always "$v1/disk.img" "$fresh"
+  [[ -n "${PREPARE:-}" ]] && "$PREPARE" "$fresh"
   mkdir -p "$state"
   [[ -n "${FLOOR:-}" ]] && echo "{\"security_floor\": $FLOOR}" > "$state/state.json"
   set +e
@@ -106,6 +107,8 @@ refused() {  # refused "what" EXPECTED_EXIT MESSAGE ARGS…
   check_eq "$what: slot A's entry untouched" "$a_before" "$(entry_a_sum "$fresh")"
   check_eq "$what: no entry for slot B" "cairn_1.0.0+3-0.efi " "$(esp_list "$fresh")"
   check_eq "$what: slot A still named" "cairn_1.0.0" "$(part "$fresh" 1 name)"
+  check_eq "$what: slot B named empty" "cairn_empty" "$(part "$fresh" 3 name)"
+  check_eq "$what: one error line" 1 "$(grep -c 'error:' <<<"$out")"
   rm -rf "$state"
 }
 r=$work/refused.img s=$work/refused-state
@@ -132,6 +135,44 @@ refused "an https server the host does not trust" 5 "SSL certificate problem" \
 closed_port=1  # tcpmux: nothing listens there
 refused "an unreachable update server" 3 "Failed to connect" \
   update "$r" "$s" install "http://127.0.0.1:$closed_port/v2.cairnb"
+
+# Bundles signed with the project's own key that lie: what a mistaken CI job or a compromised
+# build could publish. forge NAME JQ_FILTER: v2's bundle, its manifest edited and signed again.
+forge() {
+  local dir="$work/forge-$1"
+  rm -rf "$dir" && mkdir -p "$dir"
+  tar -xf "$work/v2.cairnb" -C "$dir"
+  jq "$2" "$dir/manifest.json" > "$dir/edited.json"
+  mv "$dir/edited.json" "$dir/manifest.json"
+  openssl cms -sign -binary -noattr -nosmimecap -outform DER -in "$dir/manifest.json" \
+    -signer "$keys_dir/signing.crt" -inkey "$keys_dir/signing.key" -out "$dir/manifest.sig"
+  tar -cf "$work/$1.cairnb" -C "$dir" manifest.json manifest.sig \
+    $(jq -r '.payloads[].name' "$dir/manifest.json")
+}
+forge counted '.version = "1.0.0+3-0"'
+refused "a version spelt like the running entry's name" 1 "version '1.0.0+3-0' contains '+'" \
+  update "$r" "$s" install "$work/counted.cairnb"
+forge long ".version = \"1.0.1-$(printf '%018d' 1)\""
+refused "a version too long for a GPT name" 1 "at most 23" update "$r" "$s" install "$work/long.cairnb"
+forge capitals '.version = "1.0.0-RC1"'
+refused "a version FAT would fold onto another" 1 "folds case" \
+  update "$r" "$s" install "$work/capitals.cairnb"
+forge downgrade '.security_version = 0'
+refused "a downgrade below the running image, no state.json" 1 \
+  "below this host's floor 1 (the running image's security version)" \
+  update "$r" "$s" install "$work/downgrade.cairnb"
+forge huge-uki '(.payloads[] | select(.target == "uki") | .size) = 1073741824'
+refused "a UKI declared at 1 GiB" 1 "declares 1073741824 bytes" \
+  update "$r" "$s" install "$work/huge-uki.cairnb"
+fill_esp() {  # leaves 8 MiB free on the ESP of disk image $1: less than any UKI
+  local free
+  free=$(MTOOLS_SKIP_CHECK=1 LC_ALL=C mdir -i "$1@@1M" ::/ | sed -n 's/ bytes free//p' | tr -d ' ')
+  head -c $((free - 8 * 1024 * 1024)) /dev/zero > "$work/filler"
+  MTOOLS_SKIP_CHECK=1 mcopy -i "$1@@1M" "$work/filler" ::/filler
+  rm -f "$work/filler"
+}
+PREPARE=fill_esp refused "a UKI the ESP has no room for" 3 "does not fit on the ESP" \
+  update "$r" "$s" install "$work/v2.cairnb"
 
 # A full disk: the image file lives on a file system with room for what it already holds but
 # not for slot B's data.

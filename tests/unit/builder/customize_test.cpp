@@ -11,12 +11,14 @@ namespace fs = std::filesystem;
 TEST_CASE("os-release names the image and keeps Debian's fields") {
   auto text = image_os_release(
       "NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n"
-      "IMAGE_VERSION=old\n",
-      "kvm-host", "1.2.3");
+      "IMAGE_VERSION=old\nCAIRN_SECURITY_VERSION=9\n",
+      "kvm-host", "1.2.3", 4);
   CHECK_THAT(text, Catch::Contains("ID=debian\n"));
   CHECK_THAT(text, Catch::Contains("IMAGE_ID=cairn-kvm-host\n"));
   CHECK_THAT(text, Catch::Contains("IMAGE_VERSION=1.2.3\n"));
   CHECK_THAT(text, !Catch::Contains("IMAGE_VERSION=old"));
+  CHECK_THAT(text, Catch::Contains("CAIRN_SECURITY_VERSION=4\n"));
+  CHECK_THAT(text, !Catch::Contains("CAIRN_SECURITY_VERSION=9"));
   CHECK_THAT(text, Catch::Contains(
                        "PRETTY_NAME=\"Cairn kvm-host 1.2.3 (Debian GNU/Linux 12 (bookworm))\""));
 }

@@ -108,6 +108,35 @@ TEST_CASE("set_partition_identity rewrites one partition's UUID and name only") 
   CHECK(back.partitions[2].attributes == kGptReadOnlyAttribute);
 }
 
+TEST_CASE("a partition name that would be cut is refused and nothing is written") {
+  CHECK(check_gpt_name(std::string(36, 'x')).has_value());
+  CHECK_THAT(check_gpt_name(std::string(37, 'x')).error().message(),
+             Catch::Contains("37 UTF-16 units") && Catch::Contains("holds 36"));
+  std::string accented;
+  for (int i = 0; i < 36; ++i) accented += "\xc3\xa9";  // é: two bytes, one unit
+  CHECK(check_gpt_name(accented).has_value());
+  std::string astral;
+  for (int i = 0; i < 19; ++i) astral += "\xf0\x9f\x98\x80";  // beyond the BMP: two units
+  CHECK_THAT(check_gpt_name(astral).error().message(), Catch::Contains("38 UTF-16 units"));
+
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-gpt-").value();
+  auto disk = plan_layout(sample()).value();
+  auto path = make_image(dir.path(), "a.img", disk);
+  REQUIRE(write_gpt(path, disk).has_value());
+  auto before = read_file(path).value();
+  auto status = set_partition_identity(path, 2, "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
+                                       "cairn_" + std::string(31, '1'));
+  REQUIRE_FALSE(status.has_value());
+  CHECK(status.error().code() == Errc::invalid_input);
+  CHECK(read_file(path).value() == before);
+
+  auto long_disk = sample();
+  long_disk.partitions[2].label = "cairn_" + std::string(24, '1') + "_verity";
+  CHECK_THAT(write_gpt(path, plan_layout(long_disk).value()).error().message(),
+             Catch::Contains("GPT name holds 36"));
+  CHECK(read_file(path).value() == before);
+}
+
 TEST_CASE("read_gpt refuses a disk without GPT, stable_uuid is stable and v4-shaped") {
   auto dir = TempDir::create(fs::temp_directory_path(), "cairn-gpt-").value();
   auto path = make_image(dir.path(), "blank.img", {.size_bytes = 4 * MiB});

@@ -69,6 +69,14 @@ TEST_CASE("manifest errors name what is wrong", "[manifest]") {
              Catch::Contains("sha256"));
   CHECK_THAT(parse_edited([](json& m) { m["payloads"][0]["name"] = "manifest.sig"; }),
              Catch::Contains("may not be called manifest.sig"));
+  CHECK_THAT(parse_edited([](json& m) { m["version"] = "1.0.0+3-0"; }),
+             Catch::Contains("manifest.version: version '1.0.0+3-0' contains '+'"));
+  CHECK_THAT(parse_edited([](json& m) { m["version"] = std::string(24, '1'); }),
+             Catch::Contains("at most 23"));
+  CHECK_THAT(parse_edited([](json& m) { m["version"] = "1.0-RC1"; }), Catch::Contains("'R'"));
+  CHECK_THAT(parse_edited([](json& m) { m["payloads"][2]["size"] = std::uint64_t{1} << 30; }),
+             Catch::Contains("declares 1073741824 bytes, more than the 134217728"));
+  CHECK(parse_edited([](json& m) { m["payloads"][2]["size"] = kMaxUkiBytes; }) == "ok");
   CHECK(parse_manifest("not json").error().code() == Errc::invalid_input);
   CHECK(parse_edited([](json&) {}) == "ok");
 }

@@ -78,3 +78,37 @@ TEST_CASE("an ESP in a disk image file loses the same debris, through mtools", "
   REQUIRE(root);
   CHECK_THAT(root->stdout_text, Catch::Contains("keep.txt") && !Catch::Contains("FSCK"));
 }
+
+TEST_CASE("an ESP says how much room it has and what an entry takes, both ways", "[esp]") {
+  auto dir = TempDir::create(fs::temp_directory_path(), "esp-room-test-");
+  REQUIRE(dir);
+  std::string uki(300000, 'u');
+  uki[7] = '\0';  // binary content comes back whole
+
+  fs::path root = dir->path() / "mounted";
+  touch(root / "EFI/Linux/cairn_1.0.0.efi", uki);
+  MountedEsp mounted(root);
+  CHECK(mounted.read_entry("cairn_1.0.0.efi").value() == uki);
+  CHECK(mounted.entry_bytes("cairn_1.0.0.efi").value() >= uki.size());
+  CHECK(mounted.free_bytes().value() > 0);
+  CHECK_FALSE(mounted.entry_bytes("cairn_2.efi").has_value());
+
+  fs::path image = dir->path() / "esp.img", file = dir->path() / "uki";
+  touch(file, uki);
+  SystemProcessRunner runner;
+  REQUIRE(run_step(runner, {.argv = {"mkfs.fat", "-C", image.string(), "8192"}}));
+  REQUIRE(run_step(runner, {.argv = {"mmd", "-i", image.string(), "::/EFI", "::/EFI/Linux"},
+                            .env = {{"MTOOLS_SKIP_CHECK", "1"}}}));
+  ImageEsp esp(image, 0, runner);
+  auto before = esp.free_bytes();
+  REQUIRE(before);
+  CHECK(*before > 7 * (1 << 20));
+  CHECK(*before < 8 * (1 << 20));
+  REQUIRE(esp.install_entry(file, "cairn_1.0.0.efi"));
+  auto taken = esp.entry_bytes("cairn_1.0.0.efi").value();
+  CHECK(taken >= uki.size());
+  CHECK(taken < uki.size() + 16384);  // whole clusters, no more
+  CHECK(esp.free_bytes().value() <= *before - uki.size());
+  CHECK(esp.read_entry("cairn_1.0.0.efi").value() == uki);
+  CHECK_FALSE(esp.entry_bytes("cairn_2.efi").has_value());
+}

@@ -47,7 +47,19 @@ class FakeEsp final : public Esp {
     ++reclaims_;
     return 0;
   }
+  Expected<std::uint64_t> free_bytes() override { return free_; }
+  Expected<std::uint64_t> entry_bytes(const std::string& name) override {
+    if (std::ranges::find(names_, name) == names_.end()) return fail(Errc::not_found, name);
+    return entry_bytes_;
+  }
+  Expected<std::string> read_entry(const std::string& name) override {
+    auto it = contents_.find(name);
+    if (it == contents_.end()) return fail(Errc::not_found, name);
+    return it->second;
+  }
   std::vector<std::string> names_;
+  std::uint64_t free_ = 200 << 20, entry_bytes_ = 30 << 20;
+  std::map<std::string, std::string> contents_;
   int reclaims_ = 0;
   std::string fail_on_;
 };
