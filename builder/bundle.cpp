@@ -13,6 +13,7 @@
 
 #include "common/fs.hpp"
 #include "common/hash.hpp"
+#include "common/version.hpp"
 
 namespace cairn::builder {
 
@@ -143,6 +144,9 @@ Expected<BundleResult> write_bundle(const BundleRequest& request, Signer& signer
                           .machine_class = build.value("machine_class", ""),
                           .created = rfc3339(build.value("source_date_epoch", std::int64_t{0})),
                           .root_hash = build.value("root_hash", "")};
+  // Checked before it names a file: the version becomes part of paths below.
+  CAIRN_CHECK(with_context(check_version(manifest.version),
+                           (request.build_dir / "build.json").string()));
   std::int64_t mtime = build.value("source_date_epoch", std::int64_t{0});
   fs::path erofs = request.build_dir / "root.erofs";
   fs::path verity = request.build_dir / "root.verity";

@@ -38,6 +38,15 @@ set -e
 check_eq "a directory that is not a build: exit 1" 1 "$code"
 check_contains "… named" "$out" "build.json"
 check "… and no bundle written" test ! -e "$work/bad.cairnb"
+# A build.json whose version breaks the grammar (it names files and, later, boot entries).
+mkdir -p "$work/forged-build"
+jq '.version = "../1.0+3-0"' "$minimal_dir/build.json" > "$work/forged-build/build.json"
+set +e
+out=$("$CAIRN_BUILD" bundle "$work/forged-build" --keys "$keys_dir" --output "$work/bad.cairnb" 2>&1); code=$?
+set -e
+check_eq "a build.json with a bad version: exit 1" 1 "$code"
+check_contains "… names the version" "$out" "version '../1.0+3-0' must start"
+check "… and no bundle written" test ! -e "$work/bad.cairnb"
 set +e
 out=$("$CAIRN_BUILD" bundle "$minimal_dir" --keys "$work/no-keys" --output "$work/bad.cairnb" 2>&1); code=$?
 set -e
