@@ -183,7 +183,10 @@ Expected<InstallResult> run_install(const std::string& source, const HostOptions
   auto result = [&]() -> Expected<InstallResult> {
     auto verifier = CAIRN_TRY(CmsVerifier::load(host.trust));
     auto bundle = CAIRN_TRY(BundleSource::open(source, {.ca_file = host.ca_file}));
-    auto reader = BundleReader::open_fd(bundle.fd(), bundle.name());
+    auto reader = BundleReader::open_fd(bundle.fd(), bundle.name(),
+                                        [&bundle](std::uint64_t end, std::uint64_t padded_end) {
+                                          return bundle.check_end(end, padded_end);
+                                        });
     if (!reader) return std::unexpected(bundle.explain(std::move(reader.error())));
     SystemProcessRunner runner;
     auto esp = open_esp(host, layout, runner);
