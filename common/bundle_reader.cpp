@@ -2,8 +2,14 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "common/hash.hpp"
@@ -15,6 +21,9 @@ namespace {
 constexpr std::size_t kManifestLimit = 1 << 20;
 constexpr std::size_t kSignatureLimit = 256 << 10;
 constexpr std::size_t kBlock = 1 << 20;
+// tar's record: GNU tar pads an archive with zeros to a multiple of it (Cairn's builder writes no
+// padding, libarchive's file writer neither).
+constexpr std::size_t kRecord = 10240;
 
 struct ZstdFree {
   void operator()(ZSTD_DCtx* context) const { ZSTD_freeDCtx(context); }
@@ -22,31 +31,65 @@ struct ZstdFree {
 
 }  // namespace
 
+// libarchive reads the stream through `read`, which counts the bytes it hands over and keeps the
+// last record's worth: libarchive reads ahead, so when the archive ends, what followed it may
+// already sit in its buffers, out of reach of its API.
 struct BundleReader::Archive {
   archive* handle = archive_read_new();
   archive_entry* entry = nullptr;
+  int fd = -1;
+  std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(kBlock);
+  std::uint64_t handed = 0;
+  std::vector<std::uint8_t> tail;  // the last (up to kRecord) bytes handed
   ~Archive() { archive_read_free(handle); }
 
   std::string error() const {
     const char* message = archive_error_string(handle);
     return message ? message : "unreadable archive";
   }
+
+  static la_ssize_t read(archive* handle, void* self_ptr, const void** out) {
+    auto* self = static_cast<Archive*>(self_ptr);
+    ssize_t n;
+    do n = ::read(self->fd, self->buffer.data(), self->buffer.size());
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      archive_set_error(handle, errno, "%s", std::strerror(errno));
+      return -1;
+    }
+    *out = self->buffer.data();
+    self->keep(std::span(self->buffer).first(static_cast<std::size_t>(n)));
+    return n;
+  }
+
+  void keep(std::span<const std::uint8_t> bytes) {
+    handed += bytes.size();
+    if (bytes.size() >= kRecord) bytes = bytes.last(kRecord);
+    std::size_t total = tail.size() + bytes.size();
+    if (total > kRecord) tail.erase(tail.begin(), tail.begin() + (total - kRecord));
+    tail.insert(tail.end(), bytes.begin(), bytes.end());
+  }
 };
 
-BundleReader::BundleReader(std::unique_ptr<Archive> archive, std::string source_name)
-    : archive_(std::move(archive)), source_name_(std::move(source_name)) {}
+BundleReader::BundleReader(std::unique_ptr<Archive> archive, std::string source_name,
+                           EndCheck end_check)
+    : archive_(std::move(archive)),
+      source_name_(std::move(source_name)),
+      end_check_(std::move(end_check)) {}
 BundleReader::BundleReader(BundleReader&&) noexcept = default;
 BundleReader& BundleReader::operator=(BundleReader&&) noexcept = default;
 BundleReader::~BundleReader() = default;
 
-Expected<BundleReader> BundleReader::open_fd(int fd, std::string source_name) {
+Expected<BundleReader> BundleReader::open_fd(int fd, std::string source_name, EndCheck end_check) {
   auto archive = std::make_unique<Archive>();
+  archive->fd = fd;
   // Plain tar only: a bundle is never compressed as a whole (its payloads are).
   archive_read_support_format_tar(archive->handle);
-  if (archive_read_open_fd(archive->handle, fd, kBlock) != ARCHIVE_OK) {
+  if (archive_read_open(archive->handle, archive.get(), nullptr, &Archive::read, nullptr) !=
+      ARCHIVE_OK) {
     return fail(Errc::invalid_input, source_name + ": " + archive->error());
   }
-  return BundleReader(std::move(archive), std::move(source_name));
+  return BundleReader(std::move(archive), std::move(source_name), std::move(end_check));
 }
 
 // Moves to the next member and checks it is the regular file `expected_name`. Returns false at
@@ -181,7 +224,46 @@ Status BundleReader::finish() {
   if (CAIRN_TRY(next_member(""))) {
     return fail(Errc::invalid_input, source_name_ + ": unexpected member after the payloads");
   }
-  return {};
+  return check_stream_end();
+}
+
+// Bytes after the end-of-archive blocks are not covered by the signed manifest: a file with
+// something appended, or a server sending more than the bundle, is refused rather than
+// ignored. Only zero padding to the end of the tar record is part of a tar archive.
+Status BundleReader::check_stream_end() {
+  auto end = static_cast<std::uint64_t>(archive_filter_bytes(archive_->handle, 0));
+  std::uint64_t padded_end = (end + kRecord - 1) / kRecord * kRecord;
+  if (end_check_) CAIRN_CHECK(end_check_(end, padded_end));
+  std::uint64_t allowed = padded_end - end;
+  std::uint64_t seen = archive_->handed - end;  // read ahead by libarchive already
+  bool is_padding = seen <= allowed && std::ranges::all_of(std::span(archive_->tail).last(seen),
+                                                           [](std::uint8_t b) { return b == 0; });
+  // Read on to the stream's end, but never further than one byte past the padding.
+  bool at_end = false;
+  std::array<std::uint8_t, kRecord + 1> more;
+  while (seen <= allowed) {
+    ssize_t n = ::read(archive_->fd, more.data(), allowed + 1 - seen);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno(source_name_ + ": reading after the bundle's end", errno);
+    if (n == 0) {
+      at_end = true;
+      break;
+    }
+    is_padding = is_padding &&
+                 std::all_of(more.begin(), more.begin() + n, [](std::uint8_t b) { return b == 0; });
+    seen += static_cast<std::uint64_t>(n);
+  }
+  if (at_end && is_padding) return {};
+  // A file's size says how much follows; a pipe or socket was read only this far.
+  std::string count = std::to_string(seen) + (at_end ? "" : " or more");
+  struct stat st;
+  off_t at = ::lseek(archive_->fd, 0, SEEK_CUR);
+  if (!at_end && ::fstat(archive_->fd, &st) == 0 && S_ISREG(st.st_mode) && at >= 0 &&
+      st.st_size >= at) {
+    count = std::to_string(seen + static_cast<std::uint64_t>(st.st_size - at));
+  }
+  return fail(Errc::invalid_input, source_name_ + ": data after the bundle's end: " + count +
+                                       " bytes from byte " + std::to_string(end) + " on");
 }
 
 }  // namespace cairn

@@ -2,7 +2,7 @@
 // manifest.sig come first and are verified before a single payload byte is read; then each
 // payload, in manifest order, is delivered decompressed to a sink while its size and sha256 are
 // checked. Anything else in the archive — another order, a duplicate or unknown member, a link,
-// a device, a path with '/' — is refused.
+// a device, a path with '/', data after the archive's end — is refused.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +19,14 @@ namespace cairn {
 
 class BundleReader {
  public:
+  // Asked once the archive has ended at byte `end` (zero padding may follow up to `padded_end`),
+  // before a byte after the end is read: a source that declared its length (an http server's
+  // Content-Length) refuses a longer one here, so that no one waits for bytes that are not part
+  // of the bundle.
+  using EndCheck = std::function<Status(std::uint64_t end, std::uint64_t padded_end)>;
+
   // Reads from `fd` (not closed; the caller owns it).
-  static Expected<BundleReader> open_fd(int fd, std::string source_name);
+  static Expected<BundleReader> open_fd(int fd, std::string source_name, EndCheck end_check = {});
   BundleReader(BundleReader&&) noexcept;
   BundleReader& operator=(BundleReader&&) noexcept;
   ~BundleReader();
@@ -34,17 +40,22 @@ class BundleReader {
   // The next payload (manifest order): its bytes, decompressed, go to `sink`; fails with
   // Errc::integrity if they are more than the manifest's size, fewer, or hash differently.
   Expected<const ManifestPayload*> read_next_payload(const Sink& sink);
-  // After the last payload: the archive must end here.
+  // After the last payload: the archive must end here, and the stream with it — after the
+  // end-of-archive blocks only zero padding up to the tar record's end (10240 bytes) may follow.
+  // `end_check` runs first; then the stream is read to its end, but never more than one byte
+  // past the padding. Errc::invalid_input names the bytes found after the end.
   Status finish();
 
  private:
   struct Archive;
-  BundleReader(std::unique_ptr<Archive> archive, std::string source_name);
+  BundleReader(std::unique_ptr<Archive> archive, std::string source_name, EndCheck end_check);
   Expected<bool> next_member(const std::string& expected_name);
   Expected<std::string> read_small_member(std::size_t limit);
+  Status check_stream_end();
 
   std::unique_ptr<Archive> archive_;
   std::string source_name_;
+  EndCheck end_check_;
   BundleManifest manifest_;
   SignerIdentity signer_;
   bool manifest_read_ = false;

@@ -219,7 +219,10 @@ Expected<InstallResult> run_install(const std::string& source, const HostOptions
         CAIRN_TRY(running_image_security_version(host, layout, target.booted, *esp));
     auto verifier = CAIRN_TRY(CmsVerifier::load(host.trust));
     auto bundle = CAIRN_TRY(BundleSource::open(source, {.ca_file = host.ca_file}));
-    auto reader = BundleReader::open_fd(bundle.fd(), bundle.name());
+    auto reader = BundleReader::open_fd(bundle.fd(), bundle.name(),
+                                        [&bundle](std::uint64_t end, std::uint64_t padded_end) {
+                                          return bundle.check_end(end, padded_end);
+                                        });
     if (!reader) return std::unexpected(bundle.explain(std::move(reader.error())));
     auto installed =
         install_bundle(*reader, verifier, *esp, target,

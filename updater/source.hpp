@@ -4,6 +4,7 @@
 // back-pressure paces the download.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -37,8 +38,11 @@ class BundleSource {
   // When reading failed: a download error explains it better than "truncated" (an HTTP 404
   // reads as an empty stream). Returns the download's error if there was one, else `error`.
   Error explain(Error error);
-  // After a successful read: the download must have finished cleanly too.
+  // After a successful read (the reader saw the stream's end): ends the transfer.
   Status finish();
+  // A BundleReader::EndCheck: refuses, without waiting for them, the bytes an http server
+  // declared (Content-Length) beyond the bundle's end and its zero padding.
+  Status check_end(std::uint64_t end, std::uint64_t padded_end) const;
 
  private:
   class Download;

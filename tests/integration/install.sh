@@ -56,16 +56,29 @@ check_eq "rollback: slot A's UKI unchanged" "$a_before" "$(entry_a_sum "$disk")"
 check_eq "rollback keeps the security floor" 1 "$(jq -r .security_floor "$work/state/state.json")"
 
 # From a URL: streamed over http by libcurl, and over https with a private CA.
-serve() {  # serve PORT [CERT KEY]: the work directory over http(s), until killed
+serve() {  # serve PORT [tls CERT KEY | longer]: the work directory over http(s), until killed
+  # longer: each file's Content-Length is declared 1 MiB longer than the file, and the
+  # connection held open after the file, as a lying or stalled server would.
   python3 - "$work" "$@" <<'PY' &
-import functools, http.server, ssl, sys
-root, port = sys.argv[1], int(sys.argv[2])
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
-handler.func.log_message = lambda *args: None
-server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-if len(sys.argv) > 3:
+import functools, http.server, ssl, sys, time
+root, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else ""
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args): pass
+    if mode == "longer":
+        protocol_version = "HTTP/1.1"
+        def send_header(self, key, value):
+            if key == "Content-Length": value = str(int(value) + (1 << 20))
+            super().send_header(key, value)
+        def do_GET(self):
+            super().do_GET()
+            self.wfile.flush()
+            time.sleep(3600)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port),
+                                         functools.partial(Handler, directory=root))
+server.daemon_threads = True
+if mode == "tls":
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    context.load_cert_chain(sys.argv[4], sys.argv[5])
     server.socket = context.wrap_socket(server.socket, server_side=True)
 server.serve_forever()
 PY
@@ -76,9 +89,10 @@ servers=()
 trap 'kill "${servers[@]}" 2>/dev/null || true' EXIT
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
-http_port=$((20000 + RANDOM % 20000)) https_port=$((http_port + 1))
+http_port=$((20000 + RANDOM % 20000)) https_port=$((http_port + 1)) longer_port=$((http_port + 2))
 serve "$http_port"
-serve "$https_port" "$work/tls.crt" "$work/tls.key"
+serve "$https_port" tls "$work/tls.crt" "$work/tls.key"
+serve "$longer_port" longer
 for scheme in http https; do
   port=$http_port; [[ $scheme == https ]] && port=$https_port
   url_disk="$work/url-$scheme.img"
@@ -100,7 +114,9 @@ refused() {  # refused "what" EXPECTED_EXIT MESSAGE ARGS…
   mkdir -p "$state"
   [[ -n "${FLOOR:-}" ]] && echo "{\"security_floor\": $FLOOR}" > "$state/state.json"
   set +e
+  local started=$SECONDS
   out=$("$@" 2>&1); code=$?
+  refused_seconds=$((SECONDS - started))
   set -e
   check_eq "$what: exit $want" "$want" "$code"
   check_contains "$what: says why" "$out" "$message"
@@ -135,6 +151,30 @@ refused "an https server the host does not trust" 5 "SSL certificate problem" \
 closed_port=1  # tcpmux: nothing listens there
 refused "an unreachable update server" 3 "Failed to connect" \
   update "$r" "$s" install "http://127.0.0.1:$closed_port/v2.cairnb"
+# Data after the bundle's end is no part of what was signed: refused before the slot is made
+# bootable, from a file, stdin or a URL. A server that declares more than the bundle and holds
+# the connection is refused at once (it held installs for 67 s, until curl's stall timeout).
+v2_size=$(stat -c %s "$work/v2.cairnb")
+{ cat "$work/v2.cairnb"; echo garbage; } > "$work/trailing.cairnb"
+trailing="data after the bundle's end: 8 bytes from byte $v2_size on"
+refused "a bundle file with data after its end" 1 "$trailing" \
+  update "$r" "$s" install "$work/trailing.cairnb"
+check_eq "a bundle file with data after its end: slot B not named for a version" "cairn_empty" \
+  "$(part "$r" 3 name)"
+piped() { local file=$1; shift; cat "$file" | "$@"; }  # piped FILE COMMAND…: FILE on a pipe
+# (A pipe is read no further than the padding could run: the count may be a lower bound.)
+refused "a bundle on stdin with data after its end" 1 "stdin: data after the bundle's end" \
+  piped "$work/trailing.cairnb" update "$r" "$s" install -
+refused "a bundle URL with data after its end" 1 "data after the bundle's end" \
+  update "$r" "$s" install "http://127.0.0.1:$http_port/trailing.cairnb"
+refused "a server declaring a longer Content-Length" 1 \
+  "data after the bundle's end: the server declared Content-Length $((v2_size + (1 << 20))) but the bundle ends at byte $v2_size" \
+  update "$r" "$s" install "http://127.0.0.1:$longer_port/v2.cairnb"
+check "a server declaring a longer Content-Length: refused within 10 s (took $refused_seconds s)" \
+  test "$refused_seconds" -lt 10
+check_eq "a server declaring a longer Content-Length: slot B not named for a version" \
+  "cairn_empty" "$(part "$r" 3 name)"
+rm -f "$work/trailing.cairnb"
 
 # Bundles signed with the project's own key that lie: what a mistaken CI job or a compromised
 # build could publish. forge NAME JQ_FILTER: v2's bundle, its manifest edited and signed again.

@@ -3,9 +3,13 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "common/cms.hpp"
 #include "common/fs.hpp"
@@ -124,14 +128,11 @@ struct Outcome {
   std::vector<std::string> payloads;
 };
 
-Outcome read(const std::string& bytes, CmsVerifier* verifier = nullptr) {
-  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-bundle-").value();
-  REQUIRE(write_file_atomic(dir.path() / "b", bytes));
-  auto fd = open_file(dir.path() / "b", O_RDONLY).value();
+Outcome read_fd(int fd, CmsVerifier* verifier = nullptr, BundleReader::EndCheck check = {}) {
   auto own = CmsVerifier::load(pki().trust()).value();
   Outcome outcome;
   auto run = [&]() -> Status {
-    auto reader = CAIRN_TRY(BundleReader::open_fd(fd.get(), "b"));
+    auto reader = CAIRN_TRY(BundleReader::open_fd(fd, "b", std::move(check)));
     auto manifest = CAIRN_TRY(reader.read_manifest(verifier ? *verifier : own));
     for (std::size_t i = 0; i < manifest.payloads.size(); ++i) {
       std::string data;
@@ -149,6 +150,41 @@ Outcome read(const std::string& bytes, CmsVerifier* verifier = nullptr) {
   }
   return outcome;
 }
+
+Outcome read(const std::string& bytes, CmsVerifier* verifier = nullptr) {
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-bundle-").value();
+  REQUIRE(write_file_atomic(dir.path() / "b", bytes));
+  auto fd = open_file(dir.path() / "b", O_RDONLY).value();
+  return read_fd(fd.get(), verifier);
+}
+
+// The bundle through a socket, as from a download (or a pipe on stdin): written by a thread that
+// closes its end after `bytes`, or first holds it open for `hold` unless the read ends earlier.
+Outcome read_stream(const std::string& bytes, BundleReader::EndCheck check = {},
+                    std::chrono::seconds hold = 0s) {
+  int ends[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, ends) == 0);
+  UniqueFd reader(ends[0]), writer(ends[1]);
+  std::atomic<bool> done = false;
+  std::thread feeder([&] {
+    std::string_view left = bytes;
+    while (!left.empty()) {
+      ssize_t n = ::send(writer.get(), left.data(), left.size(), MSG_NOSIGNAL);
+      if (n <= 0) break;
+      left.remove_prefix(static_cast<std::size_t>(n));
+    }
+    auto until = std::chrono::steady_clock::now() + hold;
+    while (!done && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+    writer.reset();
+  });
+  auto outcome = read_fd(reader.get(), nullptr, std::move(check));
+  done = true;
+  reader.reset();  // a feeder still writing fails
+  feeder.join();
+  return outcome;
+}
+
+std::size_t padding(std::size_t size) { return (10240 - size % 10240) % 10240; }
 
 }  // namespace
 
@@ -226,4 +262,68 @@ TEST_CASE("a signer outside the trust anchors or an expired one is refused", "[b
   auto expired = read(tar(bundle.members), &later);
   CHECK(expired.code == Errc::crypto);
   CHECK_THAT(expired.error, Catch::Contains("expired"));
+}
+
+TEST_CASE("zero padding to the tar record's end is part of the bundle", "[bundle]") {
+  Bundle bundle;
+  auto whole = tar(bundle.members);
+  REQUIRE(padding(whole.size()) > 0);  // else this test would prove nothing
+  auto padded = whole + std::string(padding(whole.size()), '\0');
+  for (const auto& outcome : {read(whole), read(padded), read_stream(whole), read_stream(padded)}) {
+    INFO(outcome.error);
+    CHECK(outcome.error.empty());
+    CHECK(outcome.payloads.size() == 3);
+  }
+}
+
+TEST_CASE("data after the bundle's end is refused, from a file or a stream", "[bundle]") {
+  Bundle bundle;
+  auto whole = tar(bundle.members);
+  std::string end = std::to_string(whole.size());
+  auto expect = [](const Outcome& outcome, const std::string& text) {
+    INFO(outcome.error);
+    CHECK(outcome.code == Errc::invalid_input);
+    CHECK_THAT(outcome.error, Catch::Contains(text));
+    CHECK(outcome.payloads.size() == 3);  // read whole: the end is where it was noticed
+  };
+  auto garbage = whole + "garbage\n";
+  expect(read(garbage), "b: data after the bundle's end: 8 bytes from byte " + end + " on");
+  expect(read_stream(garbage), "b: data after the bundle's end: 8 bytes from byte " + end + " on");
+  // Zeros past the record's end are not padding; neither is a byte other than zero within it.
+  auto long_zeros = whole + std::string(padding(whole.size()) + 10240, '\0');
+  expect(read(long_zeros), "data after the bundle's end: " +
+                               std::to_string(padding(whole.size()) + 10240) + " bytes");
+  // From a stream only as much is known as was read: how much that is depends on timing.
+  expect(read_stream(long_zeros), "or more bytes from byte " + end + " on");
+  auto dirty_padding = whole + std::string(padding(whole.size()) - 1, '\0') + "\x01";
+  expect(read(dirty_padding), "data after the bundle's end");
+  expect(read_stream(dirty_padding), "data after the bundle's end");
+  // A second end-of-archive block that is not one.
+  auto half_end = whole.substr(0, whole.size() - 512) + std::string(512, 'x');
+  expect(read(half_end), "data after the bundle's end: 512 bytes from byte " +
+                             std::to_string(whole.size() - 512) + " on");
+  // A file's size tells how much follows, however much libarchive read ahead.
+  expect(read(whole + std::string(3 << 20, 'g')),
+         "data after the bundle's end: " + std::to_string(3 << 20) + " bytes");
+}
+
+TEST_CASE("the source's end check runs before a byte after the end is read", "[bundle]") {
+  Bundle bundle;
+  auto whole = tar(bundle.members);
+  std::uint64_t seen_end = 0, seen_padded_end = 0;
+  auto refuse = [&](std::uint64_t end, std::uint64_t padded_end) -> Status {
+    seen_end = end;
+    seen_padded_end = padded_end;
+    return fail(Errc::invalid_input, "declared longer");
+  };
+  // The stream stays open after the bundle (for 5 s): finish() must not wait for its end.
+  auto started = std::chrono::steady_clock::now();
+  auto outcome = read_stream(whole, refuse, 5s);
+  CHECK(std::chrono::steady_clock::now() - started < 2s);
+  CHECK(outcome.error == "declared longer");
+  CHECK(seen_end == whole.size());
+  CHECK(seen_padded_end == whole.size() + padding(whole.size()));
+
+  auto accept = [](std::uint64_t, std::uint64_t) -> Status { return {}; };
+  CHECK(read_stream(whole, accept).error.empty());
 }
