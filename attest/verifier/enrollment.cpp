@@ -34,6 +34,8 @@ bool is_valid_host_name(std::string_view name) {
   return true;
 }
 
+// One host name, one EK, both ways: a name keeps its TPM, and a TPM answers for one name only
+// (else one genuine TPM could get tokens for every host name it enrolls under).
 Status Enrollment::check_same_ek(std::string_view host, const std::string& ek_sha256) {
   auto enrolled = CAIRN_TRY(store_.find_host(host));
   if (enrolled && enrolled->ek_sha256 != ek_sha256) {
@@ -43,10 +45,32 @@ Status Enrollment::check_same_ek(std::string_view host, const std::string& ek_sh
                                       "); an operator must run `cairn-verifier hosts remove " +
                                       std::string(host) + "` first");
   }
+  auto holder = CAIRN_TRY(store_.find_host_by_ek(ek_sha256));
+  if (holder && holder->name != host) {
+    return fail(Errc::permission, "this EK (sha256 " + ek_sha256 + ") is enrolled as host " +
+                                      holder->name +
+                                      "; an EK belongs to one host name (run "
+                                      "`cairn-verifier hosts remove " +
+                                      holder->name + "` to move it)");
+  }
   return {};
 }
 
-Status Enrollment::check_ek_certificate(const Bytes& certificate, const Bytes& ek_public) {
+Status Enrollment::check_ek_certificate(const std::optional<Bytes>& certificate_der,
+                                        const Bytes& ek_public) {
+  if (!ek_policy_.ca) {
+    if (ek_policy_.allow_without_certificate) return {};
+    return fail(Errc::crypto,
+                "no EK CA is configured, so no TPM can be told from a software one: give "
+                "serve --ek-ca, or --allow-ek-without-certificate for a lab");
+  }
+  if (!certificate_der) {
+    if (ek_policy_.allow_without_certificate) return {};
+    return fail(Errc::crypto, "no EK certificate: with an EK CA configured (" +
+                                  ek_policy_.ca->string() +
+                                  "), a TPM must show one that chains to it");
+  }
+  const Bytes& certificate = *certificate_der;
   const unsigned char* cursor = certificate.data();
   X509Ptr cert(d2i_X509(nullptr, &cursor, static_cast<long>(certificate.size())));
   if (!cert || cursor != certificate.data() + certificate.size()) {
@@ -55,13 +79,14 @@ Status Enrollment::check_ek_certificate(const Bytes& certificate, const Bytes& e
   X509StorePtr store(X509_STORE_new());
   std::error_code ignored;
   std::vector<std::filesystem::path> files;
-  if (std::filesystem::is_directory(*ek_ca_, ignored)) {
-    for (const auto& entry : std::filesystem::directory_iterator(*ek_ca_, ignored)) {
+  const auto& ca_path = *ek_policy_.ca;
+  if (std::filesystem::is_directory(ca_path, ignored)) {
+    for (const auto& entry : std::filesystem::directory_iterator(ca_path, ignored)) {
       auto ext = entry.path().extension();
       if (ext == ".pem" || ext == ".crt") files.push_back(entry.path());
     }
   } else {
-    files.push_back(*ek_ca_);
+    files.push_back(ca_path);
   }
   for (const auto& file : files) {
     for (auto& ca : CAIRN_TRY(read_certificates_pem(file))) {
@@ -81,7 +106,7 @@ Status Enrollment::check_ek_certificate(const Bytes& certificate, const Bytes& e
   if (X509_verify_cert(context.get()) != 1) {
     int err = X509_STORE_CTX_get_error(context.get());
     return fail(Errc::crypto, std::string("EK certificate does not chain to the EK CAs in ") +
-                                  ek_ca_->string() + ": " + X509_verify_cert_error_string(err));
+                                  ca_path.string() + ": " + X509_verify_cert_error_string(err));
   }
   auto ek = CAIRN_TRY(tpm::parse_endorsement_key(ek_public));
   if (EVP_PKEY_eq(X509_get0_pubkey(cert.get()), ek.key.get()) != 1) {
@@ -103,8 +128,8 @@ Expected<EnrollChallenge> Enrollment::begin(const EnrollRequest& request) {
   std::optional<Bytes> certificate;
   if (request.ek_certificate) {
     certificate = CAIRN_TRY(decode_field(*request.ek_certificate, "ek_certificate"));
-    if (ek_ca_) CAIRN_CHECK(check_ek_certificate(*certificate, ek_public));
   }
+  CAIRN_CHECK(check_ek_certificate(certificate, ek_public));
   CAIRN_CHECK(check_same_ek(request.host, ek_fingerprint(ek_public)));
 
   Bytes secret = CAIRN_TRY(seams_.random(32));
@@ -156,11 +181,17 @@ Expected<EnrollResult> Enrollment::activate(const EnrollActivation& activation) 
                   .ak_public = std::move(pending->ak_public),
                   .ak_name = ak.name,
                   .enrolled_at = now};
-  if (existing) {  // same TPM, new AK: its clock history stays
+  // The same AK again keeps its clock history; a new AK starts a new one, since the resetCount
+  // and clock it signs are obfuscated per key and cannot be compared with the old AK's.
+  if (existing && existing->ak_name == host.ak_name) {
     host.last_reset_count = existing->last_reset_count;
     host.last_clock = existing->last_clock;
   }
   CAIRN_CHECK(store_.put_host(host));
+  if ((!host.ek_certificate || !ek_policy_.ca) && ek_policy_.log) {
+    ek_policy_.log("enrolled " + host.name + " without a checked EK certificate (EK sha256 " +
+                   host.ek_sha256 + "), as --allow-ek-without-certificate permits");
+  }
   return EnrollResult{.host = host.name, .ak_name = to_hex(host.ak_name)};
 }
 

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "attest/verifier/policy.hpp"
+#include "attest/verifier/uefi_variable.hpp"
 #include "common/hash.hpp"
 
 namespace cairn::attest::verifier {
@@ -84,16 +85,35 @@ void check_pcr11(const ImageEvidence& in, const ImageVersion& image, Checks& che
                                       value_of("ready") + ") of " + image.label());
 }
 
+// The db entry that authorised the boot, logged as EFI_SIGNATURE_DATA: SignatureOwner (an
+// EFI_GUID) then exactly the certificate's DER. Compared whole: a certificate carrying Cairn's
+// inside it (in an extension, say) is another certificate.
+bool is_db_entry(const Bytes& data, const Bytes& der, const std::optional<Guid>& owner) {
+  constexpr std::size_t kOwnerBytes = 16;
+  if (der.empty() || data.size() != kOwnerBytes + der.size()) return false;
+  if (!std::equal(der.begin(), der.end(), data.begin() + kOwnerBytes)) return false;
+  return !owner || std::equal(owner->begin(), owner->end(), data.begin());
+}
+
 void check_db_authority(const ImageEvidence& in, const ImageVersion& image, Checks& checks) {
-  const auto& der = image.db_certificate_der;
-  bool found = std::ranges::any_of(in.evidence->db_authorities, [&](const Bytes& data) {
-    return !der.empty() && !std::ranges::search(data, der).empty();
-  });
   const auto& golden = image.measurements;
+  std::optional<Guid> owner;
+  if (!golden.secure_boot_db_owner.empty()) {
+    owner = guid_from_text(golden.secure_boot_db_owner);
+    if (!owner) {
+      checks.fail(check::kDbAuthority, image.label() + "'s db owner \"" +
+                                           golden.secure_boot_db_owner + "\" is not a GUID");
+      return;
+    }
+  }
+  bool found = std::ranges::any_of(in.evidence->db_authorities, [&](const Bytes& data) {
+    return is_db_entry(data, image.db_certificate_der, owner);
+  });
   checks.add(check::kDbAuthority, found,
              std::string(found ? "" : "no ") + "PCR 7 db authority is " + image.label() +
                  "'s certificate " + golden.secure_boot_db_subject + " (sha256 " +
-                 lower(golden.secure_boot_db_sha256) + "); " +
+                 lower(golden.secure_boot_db_sha256) +
+                 (owner ? ", owner " + golden.secure_boot_db_owner : std::string()) + "); " +
                  std::to_string(in.evidence->db_authorities.size()) + " db authorities logged");
 }
 

@@ -59,7 +59,7 @@ std::pair<std::string, int> split_listen(const std::string& listen) {
 }
 
 int serve(Store& store, const fs::path& key_path, const std::string& listen,
-          std::optional<fs::path> ek_ca, int nonce_seconds) {
+          std::optional<fs::path> ek_ca, bool allow_ek_without_certificate, int nonce_seconds) {
   // SIGINT/SIGTERM go to one thread that stops the server; httplib's threads never see them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -72,6 +72,7 @@ int serve(Store& store, const fs::path& key_path, const std::string& listen,
   ServiceOptions options{
       .nonce_lifetime = std::chrono::seconds(nonce_seconds),
       .ek_ca = std::move(ek_ca),
+      .allow_ek_without_certificate = allow_ek_without_certificate,
       .log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }};
   VerifierService service(store, std::move(*key), system_seams(), std::move(options));
   auto [host, port] = split_listen(listen);
@@ -165,6 +166,9 @@ int main(int argc, char** argv) {
   add_key_option(serve_cmd);
   std::optional<fs::path> ek_ca;
   serve_cmd->add_option("--ek-ca", ek_ca, "CA certificates EK certificates must chain to");
+  bool allow_ek_without_certificate = false;
+  serve_cmd->add_flag("--allow-ek-without-certificate", allow_ek_without_certificate,
+                      "enroll TPMs that show no EK certificate (a lab; each one is logged)");
   int nonce_seconds = 60;
   serve_cmd->add_option("--nonce-lifetime", nonce_seconds, "seconds a nonce stays valid")
       ->capture_default_str()
@@ -219,7 +223,18 @@ int main(int argc, char** argv) {
   auto store = open_store(db);
   if (!store) return report_error(kProgram, store.error(), json);
   auto now = std::chrono::system_clock::now();
-  if (serve_cmd->parsed()) return serve(*store, key_path, listen, ek_ca, nonce_seconds);
+  if (serve_cmd->parsed()) {
+    if (!ek_ca && !allow_ek_without_certificate) {
+      return report_error(
+          kProgram,
+          Error(Errc::invalid_input,
+                "serve needs --ek-ca DIR (the CA real TPMs' EK certificates chain to), or "
+                "--allow-ek-without-certificate for a lab: otherwise any TPM, software ones "
+                "included, could enroll"),
+          json);
+    }
+    return serve(*store, key_path, listen, ek_ca, allow_ek_without_certificate, nonce_seconds);
+  }
   if (approve_cmd->parsed()) {
     if (signature.empty()) signature = measurements.string() + ".sig";
     auto image = approve_measurements(*store, measurements, signature, trust, now);

@@ -34,6 +34,12 @@ httplib::Server::Handler endpoint(Expected<Request> (*parse)(std::string_view), 
 
 Bytes to_bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
+bool passed(const Verdict& verdict, std::string_view check) {
+  return std::ranges::any_of(verdict.checks, [&](const CheckResult& result) {
+    return result.name == check && result.passed;
+  });
+}
+
 }  // namespace
 
 int http_status_for(const Error& error) {
@@ -60,7 +66,10 @@ VerifierService::VerifierService(Store& store, EvpPkeyPtr token_key, Seams seams
       token_key_(std::move(token_key)),
       seams_(std::move(seams)),
       options_(std::move(options)),
-      enrollment_(store_, seams_, options_.ek_ca),
+      enrollment_(store_, seams_,
+                  {.ca = options_.ek_ca,
+                   .allow_without_certificate = options_.allow_ek_without_certificate,
+                   .log = options_.log}),
       server_(std::make_unique<httplib::Server>()) {
   route();
 }
@@ -112,8 +121,6 @@ Expected<Verdict> VerifierService::attest(const QuoteSubmission& submission) {
   std::optional<NonceRecord> nonce;
   if (auto decoded = base64_decode(submission.nonce)) {
     nonce = CAIRN_TRY(store_.find_nonce(to_bytes(*decoded)));
-    // Single use: spent now, whatever the verdict says.
-    if (nonce) CAIRN_CHECK(store_.mark_nonce_used(nonce->nonce));
   }
   auto images = CAIRN_TRY(store_.list_images());
   Verdict verdict = verify_quote(PolicyInput{.submission = &submission,
@@ -123,6 +130,13 @@ Expected<Verdict> VerifierService::attest(const QuoteSubmission& submission) {
                                              .now = seams_.now(),
                                              .token_key = token_key_.get(),
                                              .token_lifetime = options_.token_lifetime});
+  // Single use, whatever the verdict says, but only the host it was granted to can spend it,
+  // with a quote its AK signed over it: anyone else's submission would otherwise burn a genuine
+  // host's nonce and get its quote denied.
+  if (nonce && nonce->host == submission.host && passed(verdict, check::kNonceBound) &&
+      passed(verdict, check::kAkSignature)) {
+    CAIRN_CHECK(store_.mark_nonce_used(nonce->nonce));
+  }
   if (verdict.admitted) {
     if (auto clock = quote_clock(submission)) {
       CAIRN_CHECK(store_.record_quote_clock(submission.host, clock->reset_count, clock->clock));

@@ -26,7 +26,8 @@ struct ServiceOptions {
   std::chrono::seconds nonce_lifetime{60};
   std::chrono::seconds token_lifetime{600};
   std::size_t max_request_bytes = 4u << 20;    // an event log is ~10-100 KiB, base64 in JSON
-  std::optional<std::filesystem::path> ek_ca;  // see Enrollment
+  std::optional<std::filesystem::path> ek_ca;  // see EkPolicy
+  bool allow_ek_without_certificate = false;
   // One line per request outcome (the daemon writes it to the journal); library code never
   // prints itself.
   std::function<void(const std::string&)> log;
@@ -42,7 +43,8 @@ class VerifierService {
   Expected<EnrollResult> activate(const EnrollActivation& activation);
   // Errc::not_found for a host that is not enrolled.
   Expected<NonceGrant> grant_nonce(const NonceRequest& request);
-  // Marks the nonce used whatever the verdict; records the quote's clock on a pass.
+  // Marks the nonce used whatever the verdict, when the submission comes from the host it was
+  // granted to and its AK signed the nonce; records the quote's clock on a pass.
   Expected<Verdict> attest(const QuoteSubmission& submission);
   Expected<std::string> token_key_pem() const;
 

@@ -106,6 +106,14 @@ Expected<std::optional<HostRecord>> Store::find_host(std::string_view name) {
   return read_host(query);
 }
 
+Expected<std::optional<HostRecord>> Store::find_host_by_ek(std::string_view ek_sha256) {
+  auto query = CAIRN_TRY(db_.prepare("SELECT " + std::string(kHostColumns) +
+                                     " FROM hosts WHERE ek_sha256 = ? ORDER BY name LIMIT 1"));
+  query.bind(1, ek_sha256);
+  if (!CAIRN_TRY(query.step())) return std::nullopt;
+  return read_host(query);
+}
+
 Expected<std::vector<HostRecord>> Store::list_hosts() {
   auto query =
       CAIRN_TRY(db_.prepare("SELECT " + std::string(kHostColumns) + " FROM hosts ORDER BY name"));

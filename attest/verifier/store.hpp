@@ -25,6 +25,8 @@ class Store {
 
   // Hosts.
   Expected<std::optional<HostRecord>> find_host(std::string_view name);
+  // The host enrolled with this EK (sha256 of its TPM2B_PUBLIC, hex), if any.
+  Expected<std::optional<HostRecord>> find_host_by_ek(std::string_view ek_sha256);
   Expected<std::vector<HostRecord>> list_hosts();  // by name
   Status put_host(const HostRecord& host);         // inserts or replaces by name
   // false when no such host; its nonces and pending enrollments go with it.

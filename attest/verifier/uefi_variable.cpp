@@ -12,7 +12,35 @@ std::uint64_t read_u64(std::span<const std::uint8_t> bytes) {
   return value;
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace
+
+std::optional<Guid> guid_from_text(std::string_view text) {
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
+      text[23] != '-') {
+    return std::nullopt;
+  }
+  std::array<std::uint8_t, 16> written{};  // the bytes in the order the text shows them
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    int high = hex_digit(text[i]), low = hex_digit(text[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    written[at++] = static_cast<std::uint8_t>(high << 4 | low);
+    ++i;
+  }
+  Guid guid{};
+  constexpr std::array<std::size_t, 16> kOrder = {3, 2, 1,  0,  5,  4,  7,  6,
+                                                  8, 9, 10, 11, 12, 13, 14, 15};
+  for (std::size_t i = 0; i < 16; ++i) guid[i] = written[kOrder[i]];
+  return guid;
+}
 
 Expected<UefiVariable> parse_uefi_variable(std::span<const std::uint8_t> event_data) {
   constexpr std::size_t kHeader = 16 + 8 + 8;

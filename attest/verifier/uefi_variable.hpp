@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ struct UefiVariable {
   std::string name;  // UTF-16 code units narrowed; anything outside ASCII becomes '?'
   std::vector<std::uint8_t> data;
 };
+
+// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" laid out as an EFI_GUID: the first three fields
+// little-endian, the last eight bytes as written. nullopt when the text is not such a GUID.
+std::optional<Guid> guid_from_text(std::string_view text);
 
 // Errc::integrity when lengths disagree with the event's size (exactly: no trailing bytes).
 Expected<UefiVariable> parse_uefi_variable(std::span<const std::uint8_t> event_data);

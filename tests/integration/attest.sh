@@ -246,6 +246,16 @@ write_config "$work/e2e/attest.toml" "http://127.0.0.1:$verifier_port" \
 check_eq "e2e: enroll (EK certificate checked against swtpm's CA)" 0 \
   "$(status_of attest enroll)"
 check_contains "e2e: cairn-verifier lists the host" "$(verifier hosts)" "kvm-07"
+# TPM B was never manufactured: no EK certificate, which is what any software TPM looks like.
+check "e2e: a TPM without an EK certificate is refused with --ek-ca" \
+  test "$(status_of attest --tcti "$tcti_b" --host kvm-08 enroll)" -ne 0
+check_contains "e2e: … saying why" "$(cat "$work/err")" "no EK certificate"
+check "e2e: … and is not enrolled" bash -c "! '$CAIRN_VERIFIER' --db '$work/e2e/verifier.db' hosts | grep -q kvm-08"
+# serve refuses to start with neither an EK CA nor the lab's explicit opt-in.
+check_eq "e2e: serve with no --ek-ca and no --allow-ek-without-certificate: exit 1" 1 \
+  "$(status_of "$CAIRN_VERIFIER" --db "$work/e2e/verifier.db" serve --listen 127.0.0.1:0 \
+    --token-key token-key.pem)"
+check_contains "e2e: … saying why" "$(cat "$work/err")" "--allow-ek-without-certificate"
 check_eq "e2e: attest: admitted" 0 "$(status_of attest attest --json --save-submission sub.json)"
 check_eq "e2e: every check passed" "" "$(failed_checks "$work/out")"
 check_contains "e2e: the verdict names the image" "$(cat "$work/out")" '"image_version": "fake 1.0.0"'

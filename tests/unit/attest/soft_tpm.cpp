@@ -348,6 +348,7 @@ void SoftTpm::boot(const SoftImage& image, const BootOptions& options) {
   if (options.db_authority) {
     Bytes signature_data(16, 0x42);  // SignatureOwner GUID, then the certificate
     signature_data.insert(signature_data.end(), der.begin(), der.end());
+    if (options.db_authority_data) signature_data = *options.db_authority_data;
     log_data(7, fw::kEvEfiVariableAuthority, uefi_variable(kDbGuid, "db", signature_data));
   }
   // systemd-boot measures the command line it passes, then loads the UKI.

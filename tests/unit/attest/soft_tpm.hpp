@@ -49,11 +49,12 @@ struct SoftImage {
 // How the synthetic firmware and OS boot.
 struct BootOptions {
   bool secure_boot = true;
-  bool db_authority = true;            // log the db certificate in PCR 7
-  std::string phase = "ready";         // last systemd-pcrphase word extended into PCR 11
-  std::string cmdline_override;        // non-empty: the loader passed this instead (PCR 12)
-  bool unknown_event = false;          // a PCR 1 event of type 0x0000ffff
-  std::uint32_t startup_locality = 0;  // non-zero: a StartupLocality EV_NO_ACTION in PCR 0
+  bool db_authority = true;                // log the db certificate in PCR 7
+  std::optional<Bytes> db_authority_data;  // set: logged as its EFI_SIGNATURE_DATA instead
+  std::string phase = "ready";             // last systemd-pcrphase word extended into PCR 11
+  std::string cmdline_override;            // non-empty: the loader passed this instead (PCR 12)
+  bool unknown_event = false;              // a PCR 1 event of type 0x0000ffff
+  std::uint32_t startup_locality = 0;      // non-zero: a StartupLocality EV_NO_ACTION in PCR 0
 };
 
 struct QuoteOptions {

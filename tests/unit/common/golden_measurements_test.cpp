@@ -63,6 +63,23 @@ TEST_CASE("golden measurements round trip through canonical JSON") {
   CHECK_THAT(text, Catch::Contains("\n  \"pcr11\": {\n    \"sections\""));  // two-space indent
 }
 
+TEST_CASE("the db entry's owner GUID is optional, checked when written, and round-trips") {
+  CHECK_THAT(to_json(sample()), !Catch::Contains("owner"));  // older files stay the same bytes
+  auto with_owner = sample();
+  with_owner.secure_boot_db_owner = std::string(kCairnSignatureOwner);
+  auto parsed = parse_golden_measurements(to_json(with_owner));
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->secure_boot_db_owner == kCairnSignatureOwner);
+  CHECK(is_guid_text(kCairnSignatureOwner));
+  for (const char* bad :
+       {"C41A7C1E-CA1E-4A1E-9A0E-CA1E00000001", "c41a7c1e", "",
+        "c41a7c1e-ca1e-4a1e-9a0e-ca1e0000000g", "{c41a7c1e-ca1e-4a1e-9a0e-ca1e0000}"}) {
+    INFO(bad);
+    require_invalid(parse_edited([&](json& d) { d["secure_boot_db"]["owner"] = bad; }),
+                    "secure_boot_db.owner");
+  }
+}
+
 TEST_CASE("an unknown key is refused, at the top and inside pcr11") {
   require_invalid(parse_edited([](json& d) { d["pcr14"] = hex_of('0'); }), "pcr14: unknown key");
   require_invalid(parse_edited([](json& d) { d["pcr11"]["shutdown"] = hex_of('0'); }),

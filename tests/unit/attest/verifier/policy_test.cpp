@@ -415,6 +415,36 @@ TEST_CASE("Secure Boot off or another db authority is denied", "[verifier][polic
     world.images = {std::move(*version)};
     require_denied(world.verify(world.submit()), {"db-authority"});
   }
+  SECTION("a certificate that carries the db certificate inside it") {
+    // Another certificate with Cairn's DER embedded (in an extension, say): a substring match
+    // used to admit it.
+    auto der = SoftImage::create("kvm-host", "1.0.0").db_der();
+    for (auto [prefix, suffix] :
+         {std::pair{Bytes{0x30, 0x82}, Bytes{}}, std::pair{Bytes{}, Bytes{0x04, 0x00}},
+          std::pair{Bytes(40, 0x13), Bytes(40, 0x14)}}) {
+      Bytes data(16, 0x42);
+      data.insert(data.end(), prefix.begin(), prefix.end());
+      data.insert(data.end(), der.begin(), der.end());
+      data.insert(data.end(), suffix.begin(), suffix.end());
+      World world({.db_authority_data = data});
+      require_denied(world.verify(world.submit()), {"db-authority"});
+    }
+  }
+  SECTION("the owner GUID, where the measurements set it") {
+    auto with_owner = [](World& world, std::string owner) {
+      auto golden = world.image.golden();
+      golden.secure_boot_db_owner = std::move(owner);
+      world.images = {make_image_version(golden, ImageState::approved, 0).value()};
+    };
+    World same;  // SoftTpm logs owner 42424242-…
+    with_owner(same, "42424242-4242-4242-4242-424242424242");
+    auto verdict = same.verify(same.submit());
+    for (const auto& check : verdict.checks) INFO(check.name << ": " << check.detail);
+    CHECK(verdict.admitted);
+    World other;
+    with_owner(other, std::string(kCairnSignatureOwner));
+    require_denied(other.verify(other.submit()), {"db-authority"});
+  }
 }
 
 TEST_CASE("an event of an unknown type in an attested PCR is denied", "[verifier][policy]") {

@@ -32,7 +32,7 @@ struct Server {
   int port = 0;
   std::thread thread;
 
-  explicit Server(ServiceOptions options = {})
+  explicit Server(ServiceOptions options = {.allow_ek_without_certificate = true})
       : service(store, generate_token_key().value(), fake.seams(), with_log(std::move(options))) {
     port = service.bind("127.0.0.1", 0).value();
     thread = std::thread([this] { (void)service.listen(); });
@@ -127,7 +127,8 @@ TEST_CASE("over HTTP: enroll, nonce, attest, admitted with a token, then a repla
   CHECK_FALSE(denied.token.has_value());
   REQUIRE_FALSE(denied.checks.empty());
   CHECK(denied.checks.front().name == "nonce-unused");
-  REQUIRE(server.log.size() == 4);  // enroll, activate, two verdicts
+  REQUIRE(server.log.size() == 5);  // enroll, activate, the lab's note, two verdicts
+  CHECK_THAT(server.log[1], Catch::Contains("without a checked EK certificate"));
   CHECK_THAT(server.log.back(), Catch::Contains("denied; nonce-unused"));
 }
 
@@ -155,8 +156,47 @@ TEST_CASE("over HTTP: a failed quote still spends its nonce and records no clock
   CHECK_FALSE(server.store.find_host("host-a").value()->last_reset_count.has_value());
 }
 
+TEST_CASE("only the host a nonce was granted to, with its AK's signature, can spend it",
+          "[verifier][service]") {
+  Server server;
+  auto image = SoftImage::create("kvm-host", "1.0.0");
+  REQUIRE(
+      server.store.add_image(make_image_version(image.golden(), ImageState::approved, 0).value()));
+  SoftTpm genuine, other(1);
+  genuine.boot(image);
+  other.boot(image);
+  for (auto [name, tpm] : {std::pair{"host-a", &genuine}, std::pair{"host-b", &other}}) {
+    REQUIRE(server.store.put_host({.name = name,
+                                   .ek_public = tpm->ek_public(),
+                                   .ak_public = tpm->ak_public(),
+                                   .ak_name = tpm->ak_name()}));
+  }
+  auto grant =
+      parse_or_fail(parse_NonceGrant(server.post("/v1/nonce", R"({"host":"host-a"})")->body));
+  auto nonce = base64_decode(grant.nonce).value();
+  Bytes nonce_bytes(nonce.begin(), nonce.end());
+  auto submit = [&](const QuoteSubmission& submission) {
+    return parse_or_fail(parse_Verdict(server.post("/v1/attest", to_json(submission))->body));
+  };
+
+  // Another enrolled host submits host-a's nonce in its own name, then in host-a's name with its
+  // own AK's signature, then with a signature that is no signature at all.
+  CHECK_FALSE(submit(other.submission("host-b", nonce_bytes)).admitted);
+  CHECK_FALSE(submit(other.submission("host-a", nonce_bytes)).admitted);
+  auto garbled = genuine.submission("host-a", nonce_bytes);
+  garbled.signature = base64_encode("not a signature");
+  CHECK_FALSE(submit(garbled).admitted);
+  CHECK_FALSE(server.store.find_nonce(nonce_bytes).value()->used);
+
+  auto verdict = submit(genuine.submission("host-a", nonce_bytes));
+  for (const auto& check : verdict.checks) INFO(check.name << ": " << check.detail);
+  CHECK(verdict.admitted);
+  CHECK(server.store.find_nonce(nonce_bytes).value()->used);
+  CHECK_FALSE(submit(genuine.submission("host-a", nonce_bytes)).admitted);  // and only once
+}
+
 TEST_CASE("over HTTP: errors are JSON with one clear message", "[verifier][service]") {
-  Server server({.max_request_bytes = 4096});
+  Server server({.max_request_bytes = 4096, .allow_ek_without_certificate = true});
   SECTION("malformed JSON") {
     auto reply = server.post("/v1/nonce", "{not json");
     REQUIRE(reply);

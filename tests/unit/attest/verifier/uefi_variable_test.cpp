@@ -31,3 +31,14 @@ TEST_CASE("UEFI_VARIABLE_DATA whose lengths disagree is refused", "[verifier][ue
   REQUIRE_FALSE(variable);
   CHECK(variable.error().code() == Errc::integrity);
 }
+
+TEST_CASE("a GUID's text gives the EFI_GUID byte layout", "[verifier][uefi]") {
+  CHECK(guid_from_text("8be4df61-93ca-11d2-aa0d-00e098032b8c") == kEfiGlobalVariable);
+  CHECK(guid_from_text("D719B2CB-3D3A-4596-A3BC-DAD00E67656F") == kEfiImageSecurityDatabase);
+  for (const char* bad :
+       {"", "8be4df61-93ca-11d2-aa0d-00e098032b8", "8be4df61x93ca-11d2-aa0d-00e098032b8c",
+        "8be4df61-93ca-11d2-aa0d-00e098032b8g", "8be4df6193ca11d2aa0d00e098032b8c1234"}) {
+    INFO(bad);
+    CHECK_FALSE(guid_from_text(bad).has_value());
+  }
+}
