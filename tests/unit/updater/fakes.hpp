@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 
+#include "common/fs.hpp"
 #include "updater/esp.hpp"
 #include "updater/health_window.hpp"
 #include "updater/service_manager.hpp"
@@ -25,16 +26,20 @@ struct SlotsHolding : SlotLayout {
   }
 };
 
-// An ESP that only keeps names, and can fail a rename on purpose.
+// An ESP that keeps names (and the contents of what it installs), and can fail a rename or an
+// install on purpose.
 class FakeEsp final : public Esp {
  public:
   explicit FakeEsp(std::vector<std::string> names) : names_(std::move(names)) {}
   Expected<std::vector<std::string>> list_entries() override { return names_; }
   Status remove_entry(const std::string& name) override {
     std::erase(names_, name);
+    contents_.erase(name);
     return {};
   }
-  Status install_entry(const std::filesystem::path&, const std::string& name) override {
+  Status install_entry(const std::filesystem::path& file, const std::string& name) override {
+    if (on_install_) CAIRN_CHECK(on_install_(name));
+    contents_[name] = CAIRN_TRY(read_file(file));
     names_.push_back(name);
     return {};
   }
@@ -62,6 +67,8 @@ class FakeEsp final : public Esp {
   std::map<std::string, std::string> contents_;
   int reclaims_ = 0;
   std::string fail_on_;
+  // Runs before an install; an error fails it with nothing written.
+  std::function<Status(const std::string&)> on_install_;
 };
 
 class FakeServiceManager final : public ServiceManager {
