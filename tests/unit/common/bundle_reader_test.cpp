@@ -15,6 +15,7 @@
 #include "common/fs.hpp"
 #include "common/hash.hpp"
 #include "common/pki.hpp"
+#include "unit/common/bundle_fixture.hpp"
 
 using namespace cairn;
 namespace fs = std::filesystem;
@@ -22,11 +23,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Member {
-  std::string name;
-  std::string bytes;
-  unsigned type = AE_IFREG;
-};
+using test_bundle::Member;
+using test_bundle::tar;
+using test_bundle::zstd;
 
 // A CA in trust/, and a signing key and certificate it issued.
 struct Pki {
@@ -60,12 +59,6 @@ const Pki& pki() {
   return shared;
 }
 
-std::string zstd(const std::string& data) {
-  std::string out(ZSTD_compressBound(data.size()), '\0');
-  out.resize(ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3));
-  return out;
-}
-
 struct Bundle {
   std::string root = std::string(300000, 'r') + "end", verity = std::string(4096, 'v'),
               uki = "MZ fake uki";
@@ -74,19 +67,7 @@ struct Bundle {
   std::vector<Member> members;
 
   Bundle() {
-    auto hex = [](const std::string& data) { return to_hex(sha256(data)); };
-    manifest = {.name = "t",
-                .version = "2.0",
-                .security_version = 2,
-                .machine_class = "x86_64-t",
-                .created = "2023-11-14T22:13:20Z",
-                .root_hash = std::string(64, 'c'),
-                .payloads = {{"root.erofs.zst", PayloadTarget::root, root.size(), hex(root),
-                              PayloadCompression::zstd},
-                             {"root.verity", PayloadTarget::verity, verity.size(), hex(verity),
-                              PayloadCompression::none},
-                             {"uki.efi", PayloadTarget::uki, uki.size(), hex(uki),
-                              PayloadCompression::none}}};
+    manifest = test_bundle::manifest_of(root, verity, uki, std::string(64, 'c'));
     manifest_json = to_json(manifest);
     signature = pki().sign(manifest_json);
     members = {{"manifest.json", manifest_json},
@@ -96,31 +77,6 @@ struct Bundle {
                {"uki.efi", uki}};
   }
 };
-
-std::string tar(const std::vector<Member>& members) {
-  std::string out(1 << 22, '\0');
-  std::size_t used = 0;
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_set_bytes_in_last_block(a, 1);
-  REQUIRE(archive_write_open_memory(a, out.data(), out.size(), &used) == ARCHIVE_OK);
-  for (const auto& member : members) {
-    archive_entry* entry = archive_entry_new();
-    archive_entry_set_pathname(entry, member.name.c_str());
-    archive_entry_set_filetype(entry, member.type);
-    archive_entry_set_perm(entry, 0644);
-    if (member.type == AE_IFLNK) archive_entry_set_symlink(entry, "/etc/shadow");
-    archive_entry_set_size(
-        entry, member.type == AE_IFREG ? static_cast<la_int64_t>(member.bytes.size()) : 0);
-    REQUIRE(archive_write_header(a, entry) == ARCHIVE_OK);
-    if (member.type == AE_IFREG) archive_write_data(a, member.bytes.data(), member.bytes.size());
-    archive_entry_free(entry);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  out.resize(used);
-  return out;
-}
 
 struct Outcome {
   std::string error;  // empty: the bundle read completely
