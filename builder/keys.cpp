@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.hpp"
+#include "common/golden_measurements.hpp"
 #include "common/pki.hpp"
 
 namespace cairn::builder {
@@ -12,8 +13,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Owner GUID recorded in the EFI signature lists.
-constexpr const char* kOwnerGuid = "c41a7c1e-ca1e-4a1e-9a0e-ca1e00000001";
+// Owner GUID recorded in the EFI signature lists (measurements.json names it for the verifier).
+const std::string kOwnerGuid(kCairnSignatureOwner);
 
 BuildKeys paths_in(const fs::path& dir) {
   return {.dir = dir,

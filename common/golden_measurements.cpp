@@ -22,6 +22,20 @@ bool is_sha256_hex(std::string_view text) {
          });
 }
 
+}  // namespace
+
+bool is_guid_text(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    char c = text[i];
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+namespace {
+
 // One JSON object read strictly: every key it holds must be asked for, every key asked for must
 // be there; errors name the dotted path of the key.
 class StrictObject {
@@ -45,6 +59,13 @@ class StrictObject {
     auto text = CAIRN_TRY(string(key));
     if (!is_sha256_hex(text)) return invalid(key, "must be 64 lowercase hex digits");
     return text;
+  }
+  Expected<std::optional<std::string>> optional_string(std::string_view key) {
+    if (!object_.contains(key)) {
+      seen_.emplace(key);
+      return std::nullopt;
+    }
+    return CAIRN_TRY(string(key));
   }
   Expected<StrictObject> object(std::string_view key) {
     const json* value = CAIRN_TRY(member(key));
@@ -102,6 +123,10 @@ Expected<GoldenMeasurements> parse_golden_measurements(std::string_view text) {
   }
   out.secure_boot_db_sha256 = CAIRN_TRY(db.sha256("sha256"));
   out.secure_boot_db_subject = CAIRN_TRY(db.string("subject"));
+  out.secure_boot_db_owner = CAIRN_TRY(db.optional_string("owner")).value_or("");
+  if (!out.secure_boot_db_owner.empty() && !is_guid_text(out.secure_boot_db_owner)) {
+    return db.invalid("owner", "must be a lowercase GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+  }
   CAIRN_CHECK(db.finish());
   CAIRN_CHECK(reader.finish());
   return out;
@@ -129,6 +154,9 @@ std::string to_json(const GoldenMeasurements& measurements) {
   root["secure_boot_db"] = {{"pem", measurements.secure_boot_db_pem},
                             {"sha256", measurements.secure_boot_db_sha256},
                             {"subject", measurements.secure_boot_db_subject}};
+  if (!measurements.secure_boot_db_owner.empty()) {
+    root["secure_boot_db"]["owner"] = measurements.secure_boot_db_owner;
+  }
   return root.dump(2) + "\n";
 }
 

@@ -40,7 +40,16 @@ struct GoldenMeasurements {
   std::string secure_boot_db_pem;
   std::string secure_boot_db_sha256;
   std::string secure_boot_db_subject;
+  // The SignatureOwner GUID of the db entry (lowercase, "8-4-4-4-12"), as the firmware logs it
+  // in EFI_SIGNATURE_DATA; empty: not checked (measurements written before Cairn recorded it).
+  std::string secure_boot_db_owner;
 };
+
+// The SignatureOwner of every EFI signature list Cairn's keys make (PK, KEK, db).
+inline constexpr std::string_view kCairnSignatureOwner = "c41a7c1e-ca1e-4a1e-9a0e-ca1e00000001";
+
+// True for a GUID written "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" in lowercase hex.
+bool is_guid_text(std::string_view text);
 
 // Strict: unknown keys, missing keys, a wrong format number or malformed hex are
 // Errc::invalid_input naming the key.

@@ -49,6 +49,7 @@ Expected<GoldenMeasurements> predict_golden_measurements(const MeasurementsInput
   out.secure_boot_db_pem = CAIRN_TRY(certificate_pem(cert.get(), input.secure_boot_db));
   out.secure_boot_db_sha256 = certificate_sha256_fingerprint(cert.get());
   out.secure_boot_db_subject = certificate_subject(cert.get());
+  out.secure_boot_db_owner = std::string(kCairnSignatureOwner);
   return out;
 }
 
