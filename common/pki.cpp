@@ -70,6 +70,13 @@ Expected<X509Ptr> issue_certificate(const CertificateRequest& request, EVP_PKEY*
                                           : "critical,digitalSignature"));
   CAIRN_CHECK(add_extension(cert.get(), issuer, NID_subject_key_identifier, "hash"));
   CAIRN_CHECK(add_extension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always"));
+  if (!request.subject_alt_names.empty()) {
+    std::string names;
+    for (const auto& entry : request.subject_alt_names) {
+      names += (names.empty() ? "" : ",") + entry;
+    }
+    CAIRN_CHECK(add_extension(cert.get(), issuer, NID_subject_alt_name, names.c_str()));
+  }
   if (X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) {
     return fail_openssl(Errc::crypto, "signing certificate " + request.common_name);
   }

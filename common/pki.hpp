@@ -19,6 +19,9 @@ struct CertificateRequest {
   std::chrono::system_clock::time_point not_before;
   std::chrono::system_clock::time_point not_after;
   std::uint64_t serial = 1;
+  // subjectAltName entries in OpenSSL's notation: "IP:127.0.0.1", "DNS:verifier.example" (a TLS
+  // server's names; clients check them, not the CN).
+  std::vector<std::string> subject_alt_names;
 };
 
 // Issues a certificate for `subject_key`, signed by `issuer_key`/`issuer` (null issuer:

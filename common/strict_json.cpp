@@ -77,9 +77,39 @@ class DuplicateKeyFinder {
   std::string problem_;
 };
 
+// True when brackets outside strings nest deeper than `limit`: one pass, no allocation. The
+// parser's callback refuses such a document too, but only after nlohmann has built (and thrown
+// away) a value per level: a 4 MB body of '[' cost 300 MB that way.
+bool nests_deeper_than(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Expected<json> parse_strict_json(std::string_view text, std::string_view what) {
+  if (nests_deeper_than(text, kMaxJsonDepth)) {
+    return fail(Errc::invalid_input, std::string(what) + ": nested deeper than " +
+                                         std::to_string(kMaxJsonDepth) + " levels");
+  }
   DuplicateKeyFinder finder;
   json root;
   std::optional<std::size_t> syntax_error_at;

@@ -21,6 +21,9 @@ Status apply_file(const fs::path& file, AgentConfig& config) {
   if (auto value = CAIRN_TRY(reader.optional_string("verifier_key"))) {
     config.verifier_key = *value;
   }
+  if (auto value = CAIRN_TRY(reader.optional_string("verifier_ca"))) {
+    config.verifier_ca = *value;
+  }
   if (auto value = CAIRN_TRY(reader.optional_string("host"))) {
     if (value->empty() ||
         value->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

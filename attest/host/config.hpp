@@ -3,6 +3,7 @@
 //
 //   verifier_url = "https://verifier.example:8443"
 //   verifier_key = "/etc/cairn/attest-token.pem"   # the verifier's token public key (PEM)
+//   verifier_ca = "/etc/cairn/verifier-ca.pem"     # the only CA an https verifier may chain to
 //   host = "kvm-07"                                 # default: this machine's host name
 //   tcti = "device:/dev/tpmrm0"
 //   event_log = "/sys/kernel/security/tpm0/binary_bios_measurements"
@@ -21,6 +22,8 @@ namespace cairn::attest::host {
 struct AgentConfig {
   std::string verifier_url;            // empty: not configured (enroll/attest need it)
   std::filesystem::path verifier_key;  // empty: not configured (check-token needs it)
+  // Pins the https verifier's CA: its certificate must chain to these, not to the system's CAs.
+  std::filesystem::path verifier_ca;
   std::string host;
   std::string tcti = std::string(kDefaultTcti);
   std::filesystem::path event_log = "/sys/kernel/security/tpm0/binary_bios_measurements";

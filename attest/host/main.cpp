@@ -103,7 +103,7 @@ int run_show(const Options& options) {
 int run_enroll(const Options& options) {
   auto config = configure(options);
   if (!config) return report(config.error(), options.json);
-  auto verifier = make_http_verifier_client(config->verifier_url);
+  auto verifier = make_http_verifier_client(config->verifier_url, {.ca_file = config->verifier_ca});
   if (!verifier) return report(verifier.error(), options.json);
   auto tpm = EsysAttestationTpm::open(config->tcti, options.persist);
   if (!tpm) return report(tpm.error(), options.json);
@@ -122,7 +122,7 @@ int run_enroll(const Options& options) {
 int run_attest(const Options& options) {
   auto config = configure(options);
   if (!config) return report(config.error(), options.json);
-  auto verifier = make_http_verifier_client(config->verifier_url);
+  auto verifier = make_http_verifier_client(config->verifier_url, {.ca_file = config->verifier_ca});
   if (!verifier) return report(verifier.error(), options.json);
   auto tpm = EsysAttestationTpm::open(config->tcti, false);
   if (!tpm) return report(tpm.error(), options.json);

@@ -106,6 +106,10 @@ class HttpVerifierClient final : public VerifierClient {
     curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, long{options_.connect_timeout.count()});
     curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, long{options_.timeout.count()});
     curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+    if (!options_.ca_file.empty()) {
+      curl_easy_setopt(curl.get(), CURLOPT_CAINFO, options_.ca_file.c_str());
+      curl_easy_setopt(curl.get(), CURLOPT_CAPATH, nullptr);  // these CAs only
+    }
     curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response.body);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,9 +28,12 @@ class VerifierClient {
 struct HttpOptions {
   std::chrono::seconds connect_timeout{5};
   std::chrono::seconds timeout{30};  // whole request
+  // https: the CAs the verifier's certificate must chain to (PEM); empty: the system's.
+  std::filesystem::path ca_file;
 };
 
-// libcurl over http:// or https:// (system CA store). `base_url` e.g. "http://verifier:8443".
+// libcurl over http:// or https:// (options.ca_file, else the system CA store). `base_url` e.g.
+// "https://verifier:8740".
 Expected<std::unique_ptr<VerifierClient>> make_http_verifier_client(std::string base_url,
                                                                     HttpOptions options = {});
 

@@ -52,33 +52,66 @@ Expected<EvpPkeyPtr> load_token_key(const fs::path& path) {
   return key;
 }
 
-std::pair<std::string, int> split_listen(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return {listen, 8740};
-  return {listen.substr(0, colon), std::atoi(listen.c_str() + colon + 1)};
+struct ServeOptions {
+  fs::path key_path;
+  std::string listen = "127.0.0.1:8740";
+  std::optional<fs::path> ek_ca;
+  bool allow_ek_without_certificate = false;
+  int nonce_seconds = 60;
+  std::optional<fs::path> tls_cert, tls_key, client_ca;
+  bool insecure_http = false;
+};
+
+// What serve would listen on, and how; Errc::invalid_input for a combination that makes no
+// sense or would expose the service.
+Expected<std::pair<ListenAddress, std::optional<TlsFiles>>> serving_plan(const ServeOptions& o) {
+  auto address = CAIRN_TRY(parse_listen_address(o.listen));
+  if (o.tls_cert.has_value() != o.tls_key.has_value()) {
+    return fail(Errc::invalid_input, "--tls-cert and --tls-key go together");
+  }
+  std::optional<TlsFiles> tls;
+  if (o.tls_cert) {
+    tls = TlsFiles{.certificate = *o.tls_cert, .key = *o.tls_key, .client_ca = o.client_ca};
+  } else if (o.client_ca) {
+    return fail(Errc::invalid_input, "--client-ca needs --tls-cert and --tls-key");
+  } else if (!address.loopback && !o.insecure_http) {
+    return fail(Errc::invalid_input,
+                "plain HTTP on " + address.text() +
+                    " would carry quotes and admission tokens in clear: give --tls-cert and "
+                    "--tls-key, listen on loopback, or pass --insecure-http");
+  }
+  if (!o.ek_ca && !o.allow_ek_without_certificate) {
+    return fail(Errc::invalid_input,
+                "serve needs --ek-ca DIR (the CA real TPMs' EK certificates chain to), or "
+                "--allow-ek-without-certificate for a lab: otherwise any TPM, software ones "
+                "included, could enroll");
+  }
+  return std::pair{address, tls};
 }
 
-int serve(Store& store, const fs::path& key_path, const std::string& listen,
-          std::optional<fs::path> ek_ca, bool allow_ek_without_certificate, int nonce_seconds) {
-  // SIGINT/SIGTERM go to one thread that stops the server; httplib's threads never see them.
+int serve(Store& store, const ServeOptions& o, ListenAddress address,
+          const std::optional<TlsFiles>& tls) {
+  // SIGINT/SIGTERM go to one thread that stops the server; the front's threads never see them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto key = load_token_key(key_path);
+  auto key = load_token_key(o.key_path);
   if (!key) return report_error(kProgram, key.error(), false);
   ServiceOptions options{
-      .nonce_lifetime = std::chrono::seconds(nonce_seconds),
-      .ek_ca = std::move(ek_ca),
-      .allow_ek_without_certificate = allow_ek_without_certificate,
+      .nonce_lifetime = std::chrono::seconds(o.nonce_seconds),
+      .ek_ca = o.ek_ca,
+      .allow_ek_without_certificate = o.allow_ek_without_certificate,
       .log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }};
   VerifierService service(store, std::move(*key), system_seams(), std::move(options));
-  auto [host, port] = split_listen(listen);
-  auto bound = service.bind(host, port);
+  auto bound = service.bind(address, tls);
   if (!bound) return report_error(kProgram, bound.error(), false);
-  std::fprintf(stderr, "cairn-verifier: listening on %s:%d\n", host.c_str(), *bound);
+  address.port = *bound;
+  std::fprintf(
+      stderr, "cairn-verifier: listening on %s (%s)\n", address.text().c_str(),
+      tls ? (tls->client_ca ? "https, client certificates required" : "https") : "plain http");
   std::thread stopper([&] {
     int signal = 0;
     sigwait(&signals, &signal);
@@ -160,19 +193,28 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
 
-  auto* serve_cmd = app.add_subcommand("serve", "serve the HTTP+JSON attestation endpoints");
-  std::string listen = "127.0.0.1:8740";
-  serve_cmd->add_option("--listen", listen, "HOST:PORT to listen on")->capture_default_str();
+  auto* serve_cmd = app.add_subcommand("serve", "serve the HTTP(S)+JSON attestation endpoints");
+  ServeOptions serve_options;
+  serve_cmd
+      ->add_option("--listen", serve_options.listen,
+                   "ADDRESS:PORT to listen on ([ADDRESS]:PORT for IPv6; port 0: any free one)")
+      ->capture_default_str();
   add_key_option(serve_cmd);
-  std::optional<fs::path> ek_ca;
-  serve_cmd->add_option("--ek-ca", ek_ca, "CA certificates EK certificates must chain to");
-  bool allow_ek_without_certificate = false;
-  serve_cmd->add_flag("--allow-ek-without-certificate", allow_ek_without_certificate,
+  serve_cmd->add_option("--ek-ca", serve_options.ek_ca,
+                        "CA certificates EK certificates must chain to");
+  serve_cmd->add_flag("--allow-ek-without-certificate", serve_options.allow_ek_without_certificate,
                       "enroll TPMs that show no EK certificate (a lab; each one is logged)");
-  int nonce_seconds = 60;
-  serve_cmd->add_option("--nonce-lifetime", nonce_seconds, "seconds a nonce stays valid")
+  serve_cmd
+      ->add_option("--nonce-lifetime", serve_options.nonce_seconds, "seconds a nonce stays valid")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  serve_cmd->add_option("--tls-cert", serve_options.tls_cert,
+                        "serve HTTPS: certificate chain (PEM)");
+  serve_cmd->add_option("--tls-key", serve_options.tls_key, "serve HTTPS: private key (PEM)");
+  serve_cmd->add_option("--client-ca", serve_options.client_ca,
+                        "require client certificates chaining to these CAs (PEM)");
+  serve_cmd->add_flag("--insecure-http", serve_options.insecure_http,
+                      "allow plain HTTP on an address other than loopback");
 
   auto* key_cmd = app.add_subcommand("token-key", "create the token key if missing");
   add_key_option(key_cmd);
@@ -220,20 +262,18 @@ int main(int argc, char** argv) {
     std::fputs(pem->c_str(), stdout);
     return 0;
   }
+  std::optional<std::pair<ListenAddress, std::optional<TlsFiles>>> serving;
+  if (serve_cmd->parsed()) {  // checked before the database is touched
+    auto plan = serving_plan(serve_options);
+    if (!plan) return report_error(kProgram, plan.error(), json);
+    serving = std::move(*plan);
+  }
   auto store = open_store(db);
   if (!store) return report_error(kProgram, store.error(), json);
   auto now = std::chrono::system_clock::now();
-  if (serve_cmd->parsed()) {
-    if (!ek_ca && !allow_ek_without_certificate) {
-      return report_error(
-          kProgram,
-          Error(Errc::invalid_input,
-                "serve needs --ek-ca DIR (the CA real TPMs' EK certificates chain to), or "
-                "--allow-ek-without-certificate for a lab: otherwise any TPM, software ones "
-                "included, could enroll"),
-          json);
-    }
-    return serve(*store, key_path, listen, ek_ca, allow_ek_without_certificate, nonce_seconds);
+  if (serving) {
+    serve_options.key_path = key_path;
+    return serve(*store, serve_options, serving->first, serving->second);
   }
   if (approve_cmd->parsed()) {
     if (signature.empty()) signature = measurements.string() + ".sig";

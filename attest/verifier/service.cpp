@@ -1,7 +1,5 @@
 #include "attest/verifier/service.hpp"
 
-#include <httplib.h>
-
 #include <nlohmann/json.hpp>
 
 #include "attest/token.hpp"
@@ -10,27 +8,6 @@
 namespace cairn::attest::verifier {
 
 namespace {
-
-std::string error_json(const std::string& message) {
-  return nlohmann::json{{"error", message}}.dump();
-}
-
-void reply_error(httplib::Response& response, const Error& error) {
-  response.status = http_status_for(error);
-  response.set_content(error_json(error.describe()), "application/json");
-}
-
-// Parses the body as `Request`, runs `handler`, answers its result as JSON.
-template <class Request, class Handler>
-httplib::Server::Handler endpoint(Expected<Request> (*parse)(std::string_view), Handler handler) {
-  return [parse, handler](const httplib::Request& request, httplib::Response& response) {
-    auto parsed = parse(request.body);
-    if (!parsed) return reply_error(response, parsed.error());
-    auto result = handler(*parsed);
-    if (!result) return reply_error(response, result.error());
-    response.set_content(to_json(*result), "application/json");
-  };
-}
 
 Bytes to_bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
@@ -41,6 +18,10 @@ bool passed(const Verdict& verdict, std::string_view check) {
 }
 
 }  // namespace
+
+FrontResponse error_response(const Error& error) {
+  return {.status = http_status_for(error), .body = json_error(error.describe())};
+}
 
 int http_status_for(const Error& error) {
   switch (error.code()) {
@@ -69,10 +50,7 @@ VerifierService::VerifierService(Store& store, EvpPkeyPtr token_key, Seams seams
       enrollment_(store_, seams_,
                   {.ca = options_.ek_ca,
                    .allow_without_certificate = options_.allow_ek_without_certificate,
-                   .log = options_.log}),
-      server_(std::make_unique<httplib::Server>()) {
-  route();
-}
+                   .log = options_.log}) {}
 
 VerifierService::~VerifierService() = default;
 
@@ -158,50 +136,76 @@ Expected<std::string> VerifierService::token_key_pem() const {
   return public_key_pem(token_key_.get());
 }
 
-void VerifierService::route() {
-  auto& server = *server_;
-  server.set_payload_max_length(options_.max_request_bytes);
-  server.Post("/v1/enroll",
-              endpoint(&parse_EnrollRequest, [this](const EnrollRequest& r) { return enroll(r); }));
-  server.Post(
-      "/v1/enroll/activate",
-      endpoint(&parse_EnrollActivation, [this](const EnrollActivation& r) { return activate(r); }));
-  server.Post("/v1/nonce", endpoint(&parse_NonceRequest,
-                                    [this](const NonceRequest& r) { return grant_nonce(r); }));
-  server.Post("/v1/attest", endpoint(&parse_QuoteSubmission,
-                                     [this](const QuoteSubmission& r) { return attest(r); }));
-  server.Get("/v1/token-key", [this](const httplib::Request&, httplib::Response& response) {
-    auto pem = token_key_pem();
-    if (!pem) return reply_error(response, pem.error());
-    response.set_content(nlohmann::json{{"public_key_pem", *pem}}.dump(), "application/json");
-  });
-  // httplib's own refusals (unknown path, body too large) get a JSON error too.
-  server.set_error_handler([this](const httplib::Request& request, httplib::Response& response) {
-    if (!response.body.empty()) return;
-    std::string message =
-        response.status == 413
-            ? "request body larger than " + std::to_string(options_.max_request_bytes) + " bytes"
-        : response.status == 404 ? "no endpoint " + request.method + " " + request.path
-                                 : "HTTP " + std::to_string(response.status);
-    response.set_content(error_json(message), "application/json");
-  });
+namespace {
+
+template <class Request, class Result>
+FrontResponse call(std::string_view body, Expected<Request> (*parse)(std::string_view),
+                   const std::function<Expected<Result>(const Request&)>& handler) {
+  auto parsed = parse(body);
+  if (!parsed) return error_response(parsed.error());
+  auto result = handler(*parsed);
+  if (!result) return error_response(result.error());
+  return {.body = to_json(*result)};
 }
 
-Expected<int> VerifierService::bind(const std::string& host, int port) {
-  int bound = port == 0 ? server_->bind_to_any_port(host) : port;
-  if (port != 0 && !server_->bind_to_port(host, port)) bound = -1;
-  if (bound < 0) {
-    return fail(Errc::unavailable,
-                "cannot listen on " + host + ":" + std::to_string(port) + " (in use or denied)");
+}  // namespace
+
+FrontResponse VerifierService::handle(const FrontRequest& request) {
+  std::string_view path = request.target;
+  path = path.substr(0, path.find('?'));
+  auto is = [&](std::string_view method, std::string_view endpoint) {
+    return request.method == method && path == endpoint;
+  };
+  if (is("POST", "/v1/enroll")) {
+    return call<EnrollRequest, EnrollChallenge>(request.body, &parse_EnrollRequest,
+                                                [this](const auto& r) { return enroll(r); });
   }
-  return bound;
+  if (is("POST", "/v1/enroll/activate")) {
+    return call<EnrollActivation, EnrollResult>(request.body, &parse_EnrollActivation,
+                                                [this](const auto& r) { return activate(r); });
+  }
+  if (is("POST", "/v1/nonce")) {
+    return call<NonceRequest, NonceGrant>(request.body, &parse_NonceRequest,
+                                          [this](const auto& r) { return grant_nonce(r); });
+  }
+  if (is("POST", "/v1/attest")) {
+    return call<QuoteSubmission, Verdict>(request.body, &parse_QuoteSubmission,
+                                          [this](const auto& r) { return attest(r); });
+  }
+  if (is("GET", "/v1/token-key")) {
+    auto pem = token_key_pem();
+    if (!pem) return error_response(pem.error());
+    return {.body = nlohmann::json{{"public_key_pem", *pem}}.dump()};
+  }
+  if (is("GET", "/healthz")) return {.body = R"({"status":"ok"})"};
+  for (std::string_view known : {"/v1/enroll", "/v1/enroll/activate", "/v1/nonce", "/v1/attest",
+                                 "/v1/token-key", "/healthz"}) {
+    if (path == known) {
+      return {
+          .status = 405,
+          .body = json_error("method " + request.method + " not allowed on " + std::string(path))};
+    }
+  }
+  return {.status = 404,
+          .body = json_error("no endpoint " + request.method + " " + std::string(path))};
+}
+
+Expected<int> VerifierService::bind(const ListenAddress& address,
+                                    const std::optional<TlsFiles>& tls, FrontLimits limits) {
+  limits.max_body_bytes = options_.max_request_bytes;
+  front_ = CAIRN_TRY(HttpFront::open(
+      address, tls, limits, [this](const FrontRequest& request) { return handle(request); }));
+  return front_->port();
 }
 
 Status VerifierService::listen() {
-  if (!server_->listen_after_bind()) return fail(Errc::io, "the HTTP server stopped with an error");
+  if (!front_) return fail(Errc::internal, "listen before bind");
+  front_->run();
   return {};
 }
 
-void VerifierService::stop() { server_->stop(); }
+void VerifierService::stop() {
+  if (front_) front_->stop();
+}
 
 }  // namespace cairn::attest::verifier

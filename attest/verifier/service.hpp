@@ -1,5 +1,5 @@
-// cairn-verifier's HTTP+JSON service: the endpoints of attest/protocol.hpp over cpp-httplib,
-// one mutex around the store (httplib answers on a thread pool).
+// cairn-verifier's HTTP+JSON service: the endpoints of attest/protocol.hpp behind the HttpFront
+// (http_front.hpp), one mutex around the store (the front's workers answer concurrently).
 #pragma once
 
 #include <chrono>
@@ -12,13 +12,10 @@
 
 #include "attest/protocol.hpp"
 #include "attest/verifier/enrollment.hpp"
+#include "attest/verifier/http_front.hpp"
 #include "attest/verifier/seams.hpp"
 #include "attest/verifier/store.hpp"
 #include "common/openssl.hpp"
-
-namespace httplib {
-class Server;
-}
 
 namespace cairn::attest::verifier {
 
@@ -48,25 +45,31 @@ class VerifierService {
   Expected<Verdict> attest(const QuoteSubmission& submission);
   Expected<std::string> token_key_pem() const;
 
-  // Binds `host`:`port` (0: any free port) and returns the port.
-  Expected<int> bind(const std::string& host, int port);
+  // Every HTTP request, transport-free: the endpoints above as JSON, GET /healthz; 404 for an
+  // unknown path, 405 for a known path with another method.
+  FrontResponse handle(const FrontRequest& request);
+
+  // Binds `address` (port 0: any free port; HTTPS when `tls` is set) and returns the port.
+  // Errc::busy when the address is in use.
+  Expected<int> bind(const ListenAddress& address, const std::optional<TlsFiles>& tls = {},
+                     FrontLimits limits = {});
   // Serves until stop() (from another thread or a signal handler's thread).
   Status listen();
   void stop();
 
  private:
-  void route();
-
   std::mutex mutex_;  // guards store_ and enrollment_
   Store& store_;
   EvpPkeyPtr token_key_;
   Seams seams_;
   ServiceOptions options_;
   Enrollment enrollment_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<HttpFront> front_;
 };
 
 // HTTP status for an error code: 400 bad input, 403 refused, 404 unknown, 503 busy, 500 else.
 int http_status_for(const Error& error);
+// That status with {"error": describe()}.
+FrontResponse error_response(const Error& error);
 
 }  // namespace cairn::attest::verifier

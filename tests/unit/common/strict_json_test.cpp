@@ -1,6 +1,7 @@
 #include "common/strict_json.hpp"
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <string>
 
 using namespace cairn;
@@ -48,4 +49,19 @@ TEST_CASE("strict JSON refuses syntax errors and deep nesting with one reason", 
   std::string deeper = "[" + deep + "]";
   CHECK_THAT(error_of(deeper), Catch::Contains("nested deeper than 32 levels"));
   CHECK_THAT(error_of(std::string(1 << 20, '[')), Catch::Contains("nested deeper than"));
+  // Brackets inside strings are text, escaped quotes included; mixed brackets count alike.
+  std::string in_string = R"({"a": ")" + std::string(100, '[') + R"(\" [[[[", "b": "{{{{"})";
+  CHECK(error_of(in_string) == "ok");
+  std::string mixed;
+  for (int i = 0; i < 17; ++i) mixed += R"({"k": [)";
+  CHECK_THAT(error_of(mixed), Catch::Contains("nested deeper than 32 levels"));
+}
+
+TEST_CASE("a body of brackets is refused before the parser builds anything", "[json]") {
+  // 4 MB of '[' once cost the verifier 300 MB of memory; refused now in one pass.
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 8; ++i) {
+    CHECK_THAT(error_of(std::string(4 << 20, '[')), Catch::Contains("nested deeper than"));
+  }
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 }

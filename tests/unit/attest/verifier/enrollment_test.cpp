@@ -8,6 +8,7 @@
 #include "common/pki.hpp"
 #include "fake_seams.hpp"
 #include "unit/attest/soft_tpm.hpp"
+#include "unit/common/test_ca.hpp"
 
 using namespace cairn;
 using namespace cairn::attest;
@@ -234,17 +235,8 @@ TEST_CASE("with an EK CA configured, an EK certificate must chain to it and cert
   auto dir = TempDir::create(std::filesystem::temp_directory_path(), "verifier-ekca");
   REQUIRE(dir.has_value());
   auto now = std::chrono::system_clock::now();
-  auto make_ca = [&](const std::string& name) {
-    auto key = generate_rsa_key(2048).value();
-    auto cert =
-        issue_certificate(
-            {.common_name = name, .is_ca = true, .not_before = now - 1h, .not_after = now + 24h},
-            key.get(), key.get(), nullptr)
-            .value();
-    return std::pair{std::move(key), std::move(cert)};
-  };
-  auto [ca_key, ca_cert] = make_ca("swtpm-localca");
-  auto [rogue_key, rogue_cert] = make_ca("rogue");
+  auto [ca_key, ca_cert] = cairn::testing::make_test_ca("swtpm-localca");
+  auto [rogue_key, rogue_cert] = cairn::testing::make_test_ca("rogue");
   REQUIRE(write_certificate_pem(dir->path() / "swtpm-localca.pem", ca_cert.get()));
   auto certify = [&](EVP_PKEY* subject, EVP_PKEY* issuer_key, X509* issuer) {
     auto cert =

@@ -34,7 +34,7 @@ struct Server {
 
   explicit Server(ServiceOptions options = {.allow_ek_without_certificate = true})
       : service(store, generate_token_key().value(), fake.seams(), with_log(std::move(options))) {
-    port = service.bind("127.0.0.1", 0).value();
+    port = service.bind({.host = "127.0.0.1", .port = 0, .loopback = true}).value();
     thread = std::thread([this] { (void)service.listen(); });
   }
   ~Server() {
