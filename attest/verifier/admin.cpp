@@ -50,9 +50,17 @@ nlohmann::json to_json_value(const HostRecord& host) {
                      {"ak_name", to_hex(host.ak_name)},
                      {"enrolled_at", host.enrolled_at},
                      {"last_reset_count", nullptr},
-                     {"last_clock", nullptr}};
+                     {"last_clock", nullptr},
+                     {"last_verdict", nullptr},
+                     {"last_verdict_version", nullptr},
+                     {"last_verdict_at", nullptr}};
   if (host.last_reset_count) out["last_reset_count"] = *host.last_reset_count;
   if (host.last_clock) out["last_clock"] = *host.last_clock;
+  if (const auto& last = host.last_verdict) {
+    out["last_verdict"] = verdict_result_name(last->admitted);
+    if (!last->image_version.empty()) out["last_verdict_version"] = last->image_version;
+    out["last_verdict_at"] = iso8601_utc(last->at);
+  }
   return out;
 }
 

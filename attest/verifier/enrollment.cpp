@@ -187,6 +187,9 @@ Expected<EnrollResult> Enrollment::activate(const EnrollActivation& activation) 
     host.last_reset_count = existing->last_reset_count;
     host.last_clock = existing->last_clock;
   }
+  // The last verdict is the host's, whichever AK signed it: the fleet view keeps it until the
+  // next quote.
+  if (existing) host.last_verdict = existing->last_verdict;
   CAIRN_CHECK(store_.put_host(host));
   if ((!host.ek_certificate || !ek_policy_.ca) && ek_policy_.log) {
     ek_policy_.log("enrolled " + host.name + " without a checked EK certificate (EK sha256 " +

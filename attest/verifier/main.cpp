@@ -27,15 +27,6 @@ namespace fs = std::filesystem;
 constexpr int kExitDenied = 6;
 constexpr const char* kProgram = "cairn-verifier";
 
-std::string utc(std::int64_t seconds) {
-  std::time_t when = seconds;
-  std::tm tm{};
-  gmtime_r(&when, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return out;
-}
-
 Expected<Store> open_store(const fs::path& db) {
   std::error_code ignored;
   if (db.has_parent_path()) fs::create_directories(db.parent_path(), ignored);
@@ -144,8 +135,8 @@ int list_versions(Store& store, bool json) {
   for (const auto& image : *images) {
     std::printf("%-16s %-12s %-9s %s  uki %.16s…\n", image.measurements.name.c_str(),
                 image.measurements.version.c_str(),
-                std::string(image_state_name(image.state)).c_str(), utc(image.loaded_at).c_str(),
-                image.measurements.uki_authenticode.c_str());
+                std::string(image_state_name(image.state)).c_str(),
+                iso8601_utc(image.loaded_at).c_str(), image.measurements.uki_authenticode.c_str());
   }
   return 0;
 }
@@ -160,9 +151,15 @@ int list_hosts(Store& store, bool json) {
     return 0;
   }
   for (const auto& host : *hosts) {
-    std::printf("%-24s EK %.16s…  enrolled %s  last resetCount %s\n", host.name.c_str(),
-                host.ek_sha256.c_str(), utc(host.enrolled_at).c_str(),
-                host.last_reset_count ? std::to_string(*host.last_reset_count).c_str() : "-");
+    std::string last = "none";
+    if (const auto& verdict = host.last_verdict) {
+      last = std::string(verdict_result_name(verdict->admitted)) + " " + iso8601_utc(verdict->at);
+      if (!verdict->image_version.empty()) last += " (" + verdict->image_version + ")";
+    }
+    std::printf("%-24s EK %.16s…  enrolled %s  last resetCount %s  last verdict %s\n",
+                host.name.c_str(), host.ek_sha256.c_str(), iso8601_utc(host.enrolled_at).c_str(),
+                host.last_reset_count ? std::to_string(*host.last_reset_count).c_str() : "-",
+                last.c_str());
   }
   return 0;
 }

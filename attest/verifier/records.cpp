@@ -7,6 +7,8 @@
 
 namespace cairn::attest::verifier {
 
+std::string_view verdict_result_name(bool admitted) { return admitted ? "admitted" : "denied"; }
+
 std::string_view image_state_name(ImageState state) {
   return state == ImageState::revoked ? "revoked" : "approved";
 }

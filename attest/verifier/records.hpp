@@ -15,6 +15,15 @@ namespace cairn::attest::verifier {
 
 using Bytes = std::vector<std::uint8_t>;
 
+// The last verdict on a host's quote, kept for the fleet view (`hosts`, metrics).
+struct LastVerdict {
+  bool admitted = false;
+  std::string image_version;  // "name version" the verdict named; empty when none matched
+  std::int64_t at = 0;        // unix seconds
+};
+// "admitted" or "denied": the word the store, the listing and the metrics use for a verdict.
+std::string_view verdict_result_name(bool admitted);
+
 // A host whose EK and AK were proven to share a TPM (credential activation).
 struct HostRecord {
   std::string name;
@@ -28,6 +37,7 @@ struct HostRecord {
   // one reset its clock never does either, so an older quote replayed later is caught.
   std::optional<std::uint32_t> last_reset_count;
   std::optional<std::uint64_t> last_clock;
+  std::optional<LastVerdict> last_verdict;  // none until its first quote
 };
 
 // An enrollment waiting for the host to prove it could activate the credential.

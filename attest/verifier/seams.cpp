@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <ctime>
+
 #include "common/openssl.hpp"
 
 namespace cairn::attest::verifier {
@@ -17,6 +19,15 @@ Seams system_seams() {
         return bytes;
       },
   };
+}
+
+std::string iso8601_utc(std::int64_t seconds) {
+  std::time_t when = seconds;
+  std::tm tm{};
+  gmtime_r(&when, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
 }
 
 }  // namespace cairn::attest::verifier

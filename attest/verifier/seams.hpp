@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "common/error.hpp"
@@ -23,5 +24,8 @@ Seams system_seams();
 inline std::int64_t unix_seconds(std::chrono::system_clock::time_point when) {
   return std::chrono::duration_cast<std::chrono::seconds>(when.time_since_epoch()).count();
 }
+
+// Unix seconds as ISO 8601 UTC: "2025-06-15T14:13:20Z".
+std::string iso8601_utc(std::int64_t seconds);
 
 }  // namespace cairn::attest::verifier

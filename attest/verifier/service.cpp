@@ -57,6 +57,7 @@ VerifierService::~VerifierService() = default;
 Expected<EnrollChallenge> VerifierService::enroll(const EnrollRequest& request) {
   std::lock_guard lock(mutex_);
   auto challenge = enrollment_.begin(request);
+  metrics_.enrollment(challenge ? EnrollmentOutcome::challenged : EnrollmentOutcome::refused);
   if (options_.log) {
     options_.log("enroll " + request.host + ": " +
                  (challenge ? "challenge " + challenge->enrollment : challenge.error().describe()));
@@ -67,6 +68,7 @@ Expected<EnrollChallenge> VerifierService::enroll(const EnrollRequest& request) 
 Expected<EnrollResult> VerifierService::activate(const EnrollActivation& activation) {
   std::lock_guard lock(mutex_);
   auto result = enrollment_.activate(activation);
+  metrics_.enrollment(result ? EnrollmentOutcome::enrolled : EnrollmentOutcome::refused);
   if (options_.log) {
     options_.log("activate " + activation.enrollment + ": " +
                  (result ? "enrolled " + result->host + " with AK " + result->ak_name
@@ -81,12 +83,14 @@ Expected<NonceGrant> VerifierService::grant_nonce(const NonceRequest& request) {
   if (!host) return fail(Errc::not_found, "host \"" + request.host + "\" is not enrolled");
   auto now = seams_.now();
   // Expired nonces stay an hour, so a late replay is named "expired" rather than "unknown".
-  CAIRN_CHECK(store_.purge_expired(unix_seconds(now - std::chrono::hours(1))));
+  metrics_.nonces_expired(
+      CAIRN_TRY(store_.purge_expired(unix_seconds(now - std::chrono::hours(1)))));
   NonceRecord record{.nonce = CAIRN_TRY(seams_.random(32)),
                      .host = request.host,
                      .issued_at = unix_seconds(now),
                      .expires_at = unix_seconds(now + options_.nonce_lifetime)};
   CAIRN_CHECK(store_.add_nonce(record));
+  metrics_.nonce_issued();
   return NonceGrant{.nonce = base64_encode(
                         {reinterpret_cast<const char*>(record.nonce.data()), record.nonce.size()}),
                     .expires_at = record.expires_at,
@@ -101,11 +105,12 @@ Expected<Verdict> VerifierService::attest(const QuoteSubmission& submission) {
     nonce = CAIRN_TRY(store_.find_nonce(to_bytes(*decoded)));
   }
   auto images = CAIRN_TRY(store_.list_images());
+  auto now = seams_.now();
   Verdict verdict = verify_quote(PolicyInput{.submission = &submission,
                                              .host = host ? &*host : nullptr,
                                              .nonce = nonce ? &*nonce : nullptr,
                                              .images = images,
-                                             .now = seams_.now(),
+                                             .now = now,
                                              .token_key = token_key_.get(),
                                              .token_lifetime = options_.token_lifetime});
   // Single use, whatever the verdict says, but only the host it was granted to can spend it,
@@ -120,6 +125,13 @@ Expected<Verdict> VerifierService::attest(const QuoteSubmission& submission) {
       CAIRN_CHECK(store_.record_quote_clock(submission.host, clock->reset_count, clock->clock));
     }
   }
+  if (host) {
+    CAIRN_CHECK(
+        store_.record_verdict(submission.host, {.admitted = verdict.admitted,
+                                                .image_version = verdict.image_version.value_or(""),
+                                                .at = unix_seconds(now)}));
+  }
+  metrics_.verdict(verdict);
   if (options_.log) {
     std::string line =
         "attest " + submission.host + ": " +
@@ -130,6 +142,24 @@ Expected<Verdict> VerifierService::attest(const QuoteSubmission& submission) {
     options_.log(line);
   }
   return verdict;
+}
+
+std::string VerifierService::metrics_text() {
+  std::optional<HostVerdictCounts> hosts;
+  {
+    std::lock_guard lock(mutex_);
+    auto counted = store_.count_hosts_by_last_verdict();
+    if (counted) {
+      hosts = *counted;
+    } else if (options_.log) {
+      options_.log("metrics: hosts not counted: " + counted.error().describe());
+    }
+  }
+  return metrics_.render(hosts);
+}
+
+void VerifierService::observe_request(std::string_view endpoint, int status, double seconds) {
+  metrics_.request(endpoint, status, seconds);
 }
 
 Expected<std::string> VerifierService::token_key_pem() const {

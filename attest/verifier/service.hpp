@@ -9,11 +9,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "attest/protocol.hpp"
 #include "attest/verifier/enrollment.hpp"
 #include "attest/verifier/http_front.hpp"
 #include "attest/verifier/seams.hpp"
+#include "attest/verifier/service_metrics.hpp"
 #include "attest/verifier/store.hpp"
 #include "common/openssl.hpp"
 
@@ -41,8 +43,17 @@ class VerifierService {
   // Errc::not_found for a host that is not enrolled.
   Expected<NonceGrant> grant_nonce(const NonceRequest& request);
   // Marks the nonce used whatever the verdict, when the submission comes from the host it was
-  // granted to and its AK signed the nonce; records the quote's clock on a pass.
+  // granted to and its AK signed the nonce; records the quote's clock on a pass and, for an
+  // enrolled host, the verdict as its last.
   Expected<Verdict> attest(const QuoteSubmission& submission);
+  // Fleet metrics in Prometheus text format 0.0.4 (see service_metrics.hpp), the host gauge
+  // counted from the store now; when the store cannot count, the gauge has no samples and the
+  // reason goes to options.log.
+  std::string metrics_text();
+  // For the transport, once a request is answered: `endpoint` the route (never the raw path),
+  // `status` its HTTP status, `seconds` from receipt to answer. Thread-safe, takes no lock of
+  // the service's.
+  void observe_request(std::string_view endpoint, int status, double seconds);
   Expected<std::string> token_key_pem() const;
 
   // Every HTTP request, transport-free: the endpoints above as JSON, GET /healthz; 404 for an
@@ -62,6 +73,7 @@ class VerifierService {
   Store& store_;
   EvpPkeyPtr token_key_;
   Seams seams_;
+  ServiceMetrics metrics_;  // thread-safe on its own; outlives the transport's threads
   ServiceOptions options_;
   Enrollment enrollment_;
   std::unique_ptr<HttpFront> front_;

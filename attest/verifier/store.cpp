@@ -14,7 +14,10 @@ CREATE TABLE hosts (
   ak_name BLOB NOT NULL,
   enrolled_at INTEGER NOT NULL,
   last_reset_count INTEGER,
-  last_clock INTEGER
+  last_clock INTEGER,
+  last_verdict TEXT CHECK (last_verdict IN ('admitted', 'denied')),
+  last_verdict_version TEXT,
+  last_verdict_at INTEGER
 );
 CREATE TABLE pending_enrollments (
   id TEXT PRIMARY KEY,
@@ -40,12 +43,23 @@ CREATE TABLE images (
   loaded_at INTEGER NOT NULL,
   PRIMARY KEY (name, version)
 );
-PRAGMA user_version = 1;
 )sql";
+
+// kMigrations[i] takes a database from schema version i + 1 to i + 2; a new one gets kSchema.
+// Each keeps the data: ALTER TABLE, never a rebuild.
+constexpr std::string_view kMigrations[] = {
+    // 2: each host's last verdict (fleet visibility).
+    R"sql(
+ALTER TABLE hosts ADD COLUMN last_verdict TEXT CHECK (last_verdict IN ('admitted', 'denied'));
+ALTER TABLE hosts ADD COLUMN last_verdict_version TEXT;
+ALTER TABLE hosts ADD COLUMN last_verdict_at INTEGER;
+)sql",
+};
+static_assert(std::size(kMigrations) == Store::kSchemaVersion - 1);
 
 constexpr std::string_view kHostColumns =
     "name, ek_public, ek_sha256, ek_certificate, ak_public, ak_name, enrolled_at, "
-    "last_reset_count, last_clock";
+    "last_reset_count, last_clock, last_verdict, last_verdict_version, last_verdict_at";
 
 HostRecord read_host(const sql::Statement& row) {
   HostRecord host{.name = row.text(0),
@@ -57,6 +71,11 @@ HostRecord read_host(const sql::Statement& row) {
   if (!row.is_null(3)) host.ek_certificate = row.blob(3);
   if (!row.is_null(7)) host.last_reset_count = static_cast<std::uint32_t>(row.integer(7));
   if (!row.is_null(8)) host.last_clock = static_cast<std::uint64_t>(row.integer(8));
+  if (!row.is_null(9)) {
+    host.last_verdict = LastVerdict{.admitted = row.text(9) == verdict_result_name(true),
+                                    .image_version = row.is_null(10) ? "" : row.text(10),
+                                    .at = row.integer(11)};
+  }
   return host;
 }
 
@@ -68,6 +87,22 @@ Expected<ImageVersion> read_image(const sql::Statement& row) {
   auto state = row.text(3) == "revoked" ? ImageState::revoked : ImageState::approved;
   return with_context(make_image_version(std::move(*measurements), state, row.integer(4)),
                       "stored measurements of " + label);
+}
+
+// Binds a host's last verdict (or NULLs) to the three parameters from `first`.
+void bind_last_verdict(sql::Statement& statement, int first,
+                       const std::optional<LastVerdict>& verdict) {
+  if (!verdict) {
+    for (int i = 0; i < 3; ++i) statement.bind_null(first + i);
+    return;
+  }
+  statement.bind(first, verdict_result_name(verdict->admitted));
+  if (verdict->image_version.empty()) {
+    statement.bind_null(first + 1);
+  } else {
+    statement.bind(first + 1, verdict->image_version);
+  }
+  statement.bind(first + 2, verdict->at);
 }
 
 }  // namespace
@@ -83,17 +118,31 @@ Expected<Store> Store::open(const std::filesystem::path& path) {
 }
 
 Status Store::migrate() {
-  std::int64_t version = CAIRN_TRY(db_.user_version());
-  if (version == kSchemaVersion) return {};
-  if (version > kSchemaVersion) {
-    return fail(Errc::invalid_input, "schema version " + std::to_string(version) +
-                                         " is newer than this cairn-verifier's (" +
-                                         std::to_string(kSchemaVersion) + ")");
-  }
+  if (CAIRN_TRY(db_.user_version()) == kSchemaVersion) return {};
   CAIRN_CHECK(db_.execute("BEGIN IMMEDIATE"));
-  if (auto created = db_.execute(kSchema); !created) {
+  // Read again under the write lock: another process may have migrated meanwhile.
+  auto migrated = [&]() -> Status {
+    std::int64_t version = CAIRN_TRY(db_.user_version());
+    if (version == kSchemaVersion) return {};
+    if (version > kSchemaVersion) {
+      return fail(Errc::invalid_input, "schema version " + std::to_string(version) +
+                                           " is newer than this cairn-verifier's (" +
+                                           std::to_string(kSchemaVersion) + ")");
+    }
+    if (version == 0) {
+      CAIRN_CHECK(db_.execute(kSchema));
+    } else {
+      for (auto step = version; step < kSchemaVersion; ++step) {
+        CAIRN_CHECK(with_context(db_.execute(kMigrations[step - 1]),
+                                 "migrating schema version " + std::to_string(step) + " to " +
+                                     std::to_string(step + 1)));
+      }
+    }
+    return db_.execute("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  }();
+  if (!migrated) {
     (void)db_.execute("ROLLBACK");
-    return created;
+    return migrated;
   }
   return db_.execute("COMMIT");
 }
@@ -124,7 +173,7 @@ Expected<std::vector<HostRecord>> Store::list_hosts() {
 
 Status Store::put_host(const HostRecord& host) {
   auto insert = CAIRN_TRY(db_.prepare("INSERT OR REPLACE INTO hosts (" + std::string(kHostColumns) +
-                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   insert.bind(1, host.name).bind_blob(2, host.ek_public).bind(3, host.ek_sha256);
   if (host.ek_certificate) {
     insert.bind_blob(4, *host.ek_certificate);
@@ -133,6 +182,7 @@ Status Store::put_host(const HostRecord& host) {
   }
   insert.bind_blob(5, host.ak_public).bind_blob(6, host.ak_name).bind(7, host.enrolled_at);
   insert.bind_optional(8, host.last_reset_count).bind_optional(9, host.last_clock);
+  bind_last_verdict(insert, 10, host.last_verdict);
   CAIRN_TRY(insert.run());
   return {};
 }
@@ -165,6 +215,34 @@ Status Store::record_quote_clock(std::string_view host, std::uint32_t reset_coun
     return fail(Errc::not_found, "host " + std::string(host) + " is not enrolled");
   }
   return {};
+}
+
+Status Store::record_verdict(std::string_view host, const LastVerdict& verdict) {
+  auto update = CAIRN_TRY(db_.prepare(
+      "UPDATE hosts SET last_verdict = ?, last_verdict_version = ?, last_verdict_at = ? "
+      "WHERE name = ?"));
+  bind_last_verdict(update, 1, verdict);
+  if (CAIRN_TRY(update.bind(4, host).run()) == 0) {
+    return fail(Errc::not_found, "host " + std::string(host) + " is not enrolled");
+  }
+  return {};
+}
+
+Expected<HostVerdictCounts> Store::count_hosts_by_last_verdict() {
+  auto query =
+      CAIRN_TRY(db_.prepare("SELECT last_verdict, COUNT(*) FROM hosts GROUP BY last_verdict"));
+  HostVerdictCounts counts;
+  while (CAIRN_TRY(query.step())) {
+    auto count = query.integer(1);
+    if (query.is_null(0)) {
+      counts.none += count;
+    } else if (query.text(0) == verdict_result_name(true)) {
+      counts.admitted += count;
+    } else {
+      counts.denied += count;
+    }
+  }
+  return counts;
 }
 
 Status Store::add_pending(const PendingEnrollment& pending) {
@@ -273,13 +351,16 @@ Expected<std::vector<ImageVersion>> Store::list_images() {
   return images;
 }
 
-Status Store::purge_expired(std::int64_t before) {
-  for (auto table : {"nonces", "pending_enrollments"}) {
-    auto drop =
-        CAIRN_TRY(db_.prepare(std::string("DELETE FROM ") + table + " WHERE expires_at < ?"));
-    CAIRN_TRY(drop.bind(1, before).run());
-  }
-  return {};
+Expected<std::int64_t> Store::purge_expired(std::int64_t before) {
+  auto drop = [&](std::string_view from_where) -> Expected<int> {
+    auto statement =
+        CAIRN_TRY(db_.prepare("DELETE FROM " + std::string(from_where) + " expires_at < ?"));
+    return statement.bind(1, before).run();
+  };
+  int unused = CAIRN_TRY(drop("nonces WHERE used = 0 AND"));  // apart, to count them
+  CAIRN_TRY(drop("nonces WHERE"));
+  CAIRN_TRY(drop("pending_enrollments WHERE"));
+  return unused;
 }
 
 }  // namespace cairn::attest::verifier

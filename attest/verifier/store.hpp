@@ -15,12 +15,19 @@
 
 namespace cairn::attest::verifier {
 
+// How many enrolled hosts' last verdict was each result (the metrics' host gauge).
+struct HostVerdictCounts {
+  std::int64_t admitted = 0;
+  std::int64_t denied = 0;
+  std::int64_t none = 0;  // no quote since enrollment
+};
+
 class Store {
  public:
-  static constexpr std::int64_t kSchemaVersion = 1;
+  static constexpr std::int64_t kSchemaVersion = 2;
 
-  // Opens or creates the database and its schema; Errc::invalid_input for a file written by a
-  // newer cairn-verifier (a higher user_version).
+  // Opens or creates the database and its schema, migrating an older schema in one transaction;
+  // Errc::invalid_input for a file written by a newer cairn-verifier (a higher user_version).
   static Expected<Store> open(const std::filesystem::path& path);
 
   // Hosts.
@@ -32,6 +39,8 @@ class Store {
   // false when no such host; its nonces and pending enrollments go with it.
   Expected<bool> remove_host(std::string_view name);
   Status record_quote_clock(std::string_view host, std::uint32_t reset_count, std::uint64_t clock);
+  Status record_verdict(std::string_view host, const LastVerdict& verdict);  // Errc::not_found
+  Expected<HostVerdictCounts> count_hosts_by_last_verdict();
 
   // Pending enrollments: taken (removed) on the first activation attempt, right or wrong.
   Status add_pending(const PendingEnrollment& pending);
@@ -49,8 +58,9 @@ class Store {
   Status revoke_image(std::string_view name, std::string_view version);  // Errc::not_found
   Expected<std::vector<ImageVersion>> list_images();                     // by name, then load time
 
-  // Drops pending enrollments and nonces that expired before `before` (unix seconds).
-  Status purge_expired(std::int64_t before);
+  // Drops pending enrollments and nonces that expired before `before` (unix seconds); the number
+  // of those nonces that were never used.
+  Expected<std::int64_t> purge_expired(std::int64_t before);
 
  private:
   explicit Store(sql::Database db) : db_(std::move(db)) {}

@@ -1,6 +1,7 @@
 #include "attest/verifier/store.hpp"
 
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "common/fs.hpp"
 #include "unit/attest/soft_tpm.hpp"
@@ -30,6 +31,53 @@ ImageVersion image_of(const SoftImage& image) {
   auto version = make_image_version(image.golden(), ImageState::approved, 42);
   REQUIRE(version.has_value());
   return std::move(*version);
+}
+
+// Every table's columns as "table.name type notnull default pk", to compare two schemas.
+std::set<std::string> columns_of(const std::filesystem::path& path) {
+  auto db = sql::Database::open(path);
+  REQUIRE(db.has_value());
+  auto tables = db->prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
+  REQUIRE(tables.has_value());
+  std::set<std::string> columns;
+  while (*tables->step()) {
+    auto table = tables->text(0);
+    auto info = db->prepare("PRAGMA table_info(" + table + ")");
+    REQUIRE(info.has_value());
+    while (*info->step()) {
+      columns.insert(table + "." + info->text(1) + " " + info->text(2) + " " + info->text(3) + " " +
+                     (info->is_null(4) ? "-" : info->text(4)) + " " + info->text(5));
+    }
+  }
+  return columns;
+}
+
+std::int64_t user_version_of(const std::filesystem::path& path) {
+  auto db = sql::Database::open(path);
+  REQUIRE(db.has_value());
+  return db->user_version().value();
+}
+
+// A database as cairn-verifier 1 left it: one host (with a quote clock), a nonce, a pending
+// enrollment and an approved image.
+void write_version_1(const std::filesystem::path& path, const SoftImage& image) {
+  auto schema = read_file(std::filesystem::path(__FILE__).parent_path().parent_path() / "data" /
+                          "verifier-schema-v1.sql");
+  REQUIRE(schema.has_value());
+  auto db = sql::Database::open(path);
+  REQUIRE(db.has_value());
+  REQUIRE(db->execute(*schema));
+  REQUIRE(db->execute(
+      "INSERT INTO hosts VALUES ('old', x'010203', '" + std::string(64, 'a') +
+      "', x'0909', x'0405', x'000b06', 1000, 7, 123456789012);"
+      "INSERT INTO nonces VALUES (x'" +
+      std::string(64, '7') +
+      "', 'old', 10, 70, 1);"
+      "INSERT INTO pending_enrollments VALUES ('abc', 'old', x'01', NULL, x'03', x'04', 60);"));
+  auto insert = db->prepare("INSERT INTO images VALUES (?, ?, ?, 'approved', 42)");
+  REQUIRE(insert.has_value());
+  insert->bind(1, image.golden().name).bind(2, image.golden().version);
+  REQUIRE(insert->bind(3, to_json(image.golden())).run());
 }
 
 }  // namespace
@@ -171,4 +219,121 @@ TEST_CASE("a db certificate that does not match its fingerprint is refused", "[v
   CHECK(image.error().code() == Errc::invalid_input);
   golden.secure_boot_db_pem = "-----BEGIN CERTIFICATE-----\nnot base64\n";
   CHECK_FALSE(make_image_version(golden, ImageState::approved, 0));
+}
+
+TEST_CASE("a host's last verdict is recorded, counted and kept by put_host", "[verifier][store]") {
+  auto store = open_memory();
+  for (auto name : {"a", "b", "c", "d"}) REQUIRE(store.put_host(host_named(name)));
+  CHECK_FALSE(store.find_host("a").value()->last_verdict.has_value());
+  REQUIRE(store.record_verdict("a", {.admitted = true, .image_version = "kvm-host 1.0", .at = 5}));
+  REQUIRE(store.record_verdict("b", {.admitted = false, .at = 6}));
+  REQUIRE(store.record_verdict("c", {.admitted = true, .at = 7}));
+  REQUIRE(store.record_verdict("c", {.admitted = false, .image_version = "kvm-host 2", .at = 8}));
+  CHECK(store.record_verdict("nobody", {}).error().code() == Errc::not_found);
+
+  auto a = store.find_host("a").value();
+  REQUIRE(a->last_verdict.has_value());
+  CHECK(a->last_verdict->admitted);
+  CHECK(a->last_verdict->image_version == "kvm-host 1.0");
+  CHECK(a->last_verdict->at == 5);
+  auto b = store.list_hosts().value().at(1);
+  CHECK_FALSE(b.last_verdict->admitted);
+  CHECK(b.last_verdict->image_version.empty());
+  auto c = store.find_host("c").value();
+  CHECK_FALSE(c->last_verdict->admitted);
+  CHECK(c->last_verdict->image_version == "kvm-host 2");
+  CHECK(c->last_verdict->at == 8);
+
+  auto counts = store.count_hosts_by_last_verdict();
+  REQUIRE(counts.has_value());
+  CHECK(counts->admitted == 1);
+  CHECK(counts->denied == 2);
+  CHECK(counts->none == 1);
+
+  // put_host writes the record whole, its last verdict included.
+  a->last_clock = 99;
+  REQUIRE(store.put_host(*a));
+  CHECK(store.find_host("a").value()->last_verdict->image_version == "kvm-host 1.0");
+  auto moved = *a;
+  moved.name = "e";
+  moved.last_verdict.reset();
+  REQUIRE(store.put_host(moved));
+  CHECK_FALSE(store.find_host("e").value()->last_verdict.has_value());
+}
+
+TEST_CASE("purge_expired counts the unused nonces it drops", "[verifier][store]") {
+  auto store = open_memory();
+  REQUIRE(store.add_nonce({.nonce = Bytes(32, 1), .host = "a", .expires_at = 10}));
+  REQUIRE(store.add_nonce({.nonce = Bytes(32, 2), .host = "a", .expires_at = 10, .used = true}));
+  REQUIRE(store.add_nonce({.nonce = Bytes(32, 3), .host = "a", .expires_at = 20}));
+  REQUIRE(store.add_pending({.id = "p", .host = "a", .expires_at = 10}));
+  CHECK(store.purge_expired(10).value() == 0);
+  CHECK(store.purge_expired(11).value() == 1);  // the used one goes uncounted
+  CHECK_FALSE(store.find_nonce(Bytes(32, 2)).value().has_value());
+  CHECK_FALSE(store.take_pending("p").value().has_value());
+  CHECK(store.find_nonce(Bytes(32, 3)).value().has_value());
+  CHECK(store.purge_expired(11).value() == 0);
+  CHECK(store.purge_expired(21).value() == 1);
+}
+
+TEST_CASE("a version 1 database migrates to version 2 and keeps its data", "[verifier][store]") {
+  auto dir = TempDir::create(std::filesystem::temp_directory_path(), "verifier-migrate");
+  REQUIRE(dir.has_value());
+  auto old_path = dir->path() / "v1.db";
+  auto image = SoftImage::create("kvm-host", "1.0.0");
+  write_version_1(old_path, image);
+  REQUIRE(user_version_of(old_path) == 1);
+  {
+    auto store = Store::open(old_path);
+    if (!store) FAIL(store.error().describe());
+    auto host = store->find_host("old").value();
+    REQUIRE(host.has_value());
+    CHECK(host->ek_public == Bytes{1, 2, 3});
+    CHECK(host->ek_sha256 == std::string(64, 'a'));
+    CHECK(host->ek_certificate == Bytes{9, 9});
+    CHECK(host->ak_public == Bytes{4, 5});
+    CHECK(host->ak_name == Bytes{0, 11, 6});
+    CHECK(host->enrolled_at == 1000);
+    CHECK(host->last_reset_count == 7u);
+    CHECK(host->last_clock == 123456789012ull);
+    CHECK_FALSE(host->last_verdict.has_value());
+    auto nonce = store->find_nonce(Bytes(32, 0x77)).value();
+    REQUIRE(nonce.has_value());
+    CHECK(nonce->used);
+    CHECK(nonce->expires_at == 70);
+    CHECK(store->take_pending("abc").value().has_value());
+    auto images = store->list_images().value();
+    REQUIRE(images.size() == 1);
+    CHECK(images[0].measurements.pcr11 == image.golden().pcr11);
+    CHECK(store->count_hosts_by_last_verdict().value().none == 1);
+    REQUIRE(store->record_verdict("old", {.admitted = true, .image_version = "x 1", .at = 9}));
+  }
+  CHECK(user_version_of(old_path) == Store::kSchemaVersion);
+  {
+    auto store = Store::open(old_path);  // at version 2: opened as it is
+    REQUIRE(store.has_value());
+    CHECK(store->find_host("old").value()->last_verdict->image_version == "x 1");
+  }
+  // The migrated schema is the one a new database gets.
+  auto new_path = dir->path() / "new.db";
+  REQUIRE(Store::open(new_path).has_value());
+  CHECK(user_version_of(new_path) == Store::kSchemaVersion);
+  CHECK(columns_of(old_path) == columns_of(new_path));
+}
+
+TEST_CASE("a migration that fails leaves the database as it was", "[verifier][store]") {
+  auto dir = TempDir::create(std::filesystem::temp_directory_path(), "verifier-migrate");
+  REQUIRE(dir.has_value());
+  auto path = dir->path() / "v1.db";
+  write_version_1(path, SoftImage::create("kvm-host", "1.0.0"));
+  {
+    auto db = sql::Database::open(path);
+    REQUIRE(db->execute("ALTER TABLE hosts ADD COLUMN last_verdict_at TEXT"));  // in the way
+  }
+  auto before = columns_of(path);
+  auto store = Store::open(path);
+  REQUIRE_FALSE(store);
+  CHECK_THAT(store.error().describe(), Catch::Contains("version 1 to 2"));
+  CHECK(user_version_of(path) == 1);
+  CHECK(columns_of(path) == before);  // the columns added before the failure rolled back
 }
