@@ -168,6 +168,19 @@ Expected<std::string> VerifierService::token_key_pem() const {
 
 namespace {
 
+constexpr std::string_view kOtherRoute = "other";
+
+// The endpoint a path names, for the metrics' labels: a raw path from a client would make a new
+// series per path, for ever.
+std::string_view route_name(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  for (std::string_view known : {"/v1/enroll", "/v1/enroll/activate", "/v1/nonce", "/v1/attest",
+                                 "/v1/token-key", "/healthz", "/metrics"}) {
+    if (path == known) return known;
+  }
+  return kOtherRoute;
+}
+
 template <class Request, class Result>
 FrontResponse call(std::string_view body, Expected<Request> (*parse)(std::string_view),
                    const std::function<Expected<Result>(const Request&)>& handler) {
@@ -208,13 +221,13 @@ FrontResponse VerifierService::handle(const FrontRequest& request) {
     return {.body = nlohmann::json{{"public_key_pem", *pem}}.dump()};
   }
   if (is("GET", "/healthz")) return {.body = R"({"status":"ok"})"};
-  for (std::string_view known : {"/v1/enroll", "/v1/enroll/activate", "/v1/nonce", "/v1/attest",
-                                 "/v1/token-key", "/healthz"}) {
-    if (path == known) {
-      return {
-          .status = 405,
-          .body = json_error("method " + request.method + " not allowed on " + std::string(path))};
-    }
+  if (is("GET", "/metrics")) {
+    return {.content_type = "text/plain; version=0.0.4; charset=utf-8", .body = metrics_text()};
+  }
+  if (route_name(path) != kOtherRoute) {
+    return {
+        .status = 405,
+        .body = json_error("method " + request.method + " not allowed on " + std::string(path))};
   }
   return {.status = 404,
           .body = json_error("no endpoint " + request.method + " " + std::string(path))};
@@ -224,7 +237,10 @@ Expected<int> VerifierService::bind(const ListenAddress& address,
                                     const std::optional<TlsFiles>& tls, FrontLimits limits) {
   limits.max_body_bytes = options_.max_request_bytes;
   front_ = CAIRN_TRY(HttpFront::open(
-      address, tls, limits, [this](const FrontRequest& request) { return handle(request); }));
+      address, tls, limits, [this](const FrontRequest& request) { return handle(request); },
+      [this](std::string_view target, int status, double seconds) {
+        observe_request(route_name(target), status, seconds);
+      }));
   return front_->port();
 }
 

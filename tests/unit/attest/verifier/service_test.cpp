@@ -130,6 +130,22 @@ TEST_CASE("over HTTP: enroll, nonce, attest, admitted with a token, then a repla
   REQUIRE(server.log.size() == 5);  // enroll, activate, the lab's note, two verdicts
   CHECK_THAT(server.log[1], Catch::Contains("without a checked EK certificate"));
   CHECK_THAT(server.log.back(), Catch::Contains("denied; nonce-unused"));
+
+  REQUIRE(server.client().Get("/no/such/path")->status == 404);
+  auto health = server.client().Get("/healthz");
+  CHECK(health->status == 200);
+  auto metrics = server.client().Get("/metrics");
+  REQUIRE(metrics->status == 200);
+  CHECK_THAT(metrics->get_header_value("Content-Type"), Catch::StartsWith("text/plain"));
+  CHECK_THAT(metrics->body,
+             Catch::Contains(R"(cairn_verifier_verdicts_total{result="admitted"} 1)") &&
+                 Catch::Contains(R"(cairn_verifier_verdicts_total{result="denied"} 1)"));
+  // Requests are labelled by route, a stranger's path as "other".
+  CHECK_THAT(
+      metrics->body,
+      Catch::Contains(R"(cairn_verifier_requests_total{endpoint="/v1/attest",code="200"} 2)"));
+  CHECK_THAT(metrics->body, Catch::Contains(R"(endpoint="other",code="404"} 1)"));
+  CHECK_THAT(metrics->body, !Catch::Contains("/no/such/path"));
 }
 
 TEST_CASE("over HTTP: a failed quote still spends its nonce and records no clock",
