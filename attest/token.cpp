@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attest/protocol.hpp"
+#include "attest/signed_payload.hpp"
 #include "common/fs.hpp"
 #include "common/strict_json.hpp"
 
@@ -21,40 +22,6 @@ using nlohmann::json;
 
 const char* const kClaimKeys[] = {"host",        "image",     "boot_id",
                                   "reset_count", "issued_at", "expires_at"};
-
-std::string base64url_encode(std::string_view bytes) {
-  std::string text = base64_encode(bytes);
-  while (!text.empty() && text.back() == '=') text.pop_back();
-  std::replace(text.begin(), text.end(), '+', '-');
-  std::replace(text.begin(), text.end(), '/', '_');
-  return text;
-}
-
-Expected<std::string> base64url_decode(std::string_view text) {
-  if (text.size() % 4 == 1) return fail(Errc::integrity, "token: malformed base64url");
-  std::string standard(text);
-  for (char& c : standard) {
-    if (c == '-') {
-      c = '+';
-    } else if (c == '_') {
-      c = '/';
-    } else if (c == '+' || c == '/' || c == '=') {
-      return fail(Errc::integrity, "token: malformed base64url");
-    }
-  }
-  standard.append((4 - standard.size() % 4) % 4, '=');
-  auto bytes = base64_decode(standard);
-  if (!bytes) return fail(Errc::integrity, "token: malformed base64url");
-  return bytes;
-}
-
-bool is_p256(EVP_PKEY* key) {
-  char group[32] = {};
-  return key != nullptr && EVP_PKEY_is_a(key, "EC") &&
-         EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-                                        nullptr) == 1 &&
-         std::string_view(group) == "prime256v1";
-}
 
 std::string claims_json(const TokenClaims& claims) {
   return json{{"host", claims.host},           {"image", claims.image},
@@ -94,48 +61,13 @@ Expected<TokenClaims> parse_claims(std::string_view text) {
 }  // namespace
 
 Expected<std::string> sign_token(const TokenClaims& claims, EVP_PKEY* key) {
-  if (!is_p256(key)) return fail(Errc::crypto, "token key: not an ECDSA P-256 key");
-  std::string signed_part = base64url_encode(claims_json(claims));
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  std::size_t length = 0;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &length,
-                     reinterpret_cast<const unsigned char*>(signed_part.data()),
-                     signed_part.size()) != 1) {
-    return fail_openssl(Errc::crypto, "signing token");
-  }
-  std::string signature(length, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
-                     reinterpret_cast<const unsigned char*>(signed_part.data()),
-                     signed_part.size()) != 1) {
-    return fail_openssl(Errc::crypto, "signing token");
-  }
-  signature.resize(length);
-  return signed_part + "." + base64url_encode(signature);
+  return sign_payload(claims_json(claims), key, "token");
 }
 
 Expected<TokenClaims> verify_token(std::string_view token, EVP_PKEY* public_key,
                                    std::string_view current_boot_id,
                                    std::chrono::system_clock::time_point now) {
-  if (!is_p256(public_key)) return fail(Errc::crypto, "token key: not an ECDSA P-256 key");
-  auto dot = token.find('.');
-  if (dot == std::string_view::npos || token.find('.', dot + 1) != std::string_view::npos) {
-    return fail(Errc::integrity, "token: not <payload>.<signature>");
-  }
-  std::string_view signed_part = token.substr(0, dot);
-  std::string payload = CAIRN_TRY(base64url_decode(signed_part));
-  std::string signature = CAIRN_TRY(base64url_decode(token.substr(dot + 1)));
-
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, public_key) != 1) {
-    return fail_openssl(Errc::crypto, "verifying token");
-  }
-  int verified = EVP_DigestVerify(
-      ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-      reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size());
-  ERR_clear_error();  // a malformed DER signature leaves decoder errors behind
-  if (verified != 1) return fail(Errc::integrity, "token: signature does not verify");
-
+  std::string payload = CAIRN_TRY(open_signed_payload(token, public_key, "token"));
   TokenClaims claims = CAIRN_TRY(parse_claims(payload));
   auto now_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "attest/revocations.hpp"
 #include "common/fs.hpp"
 #include "common/hash.hpp"
 
@@ -111,8 +112,38 @@ Expected<Verdict> attest(AttestationTpm& tpm, VerifierClient& verifier, const Ag
   return verdict;
 }
 
+std::filesystem::path revocation_list_path(const AgentConfig& config) {
+  return config.token.parent_path() / "revocations";
+}
+
+namespace {
+
+// The newest revocation list that verifies: the verifier's, kept when at least as new as the
+// kept one; else the kept one. nullopt when neither is usable.
+std::optional<RevocationList> newest_revocations(const AgentConfig& config, EVP_PKEY* key,
+                                                 VerifierClient& verifier,
+                                                 std::chrono::system_clock::time_point now) {
+  fs::path kept_path = revocation_list_path(config);
+  std::optional<RevocationList> kept;
+  if (auto text = read_file(kept_path)) {
+    if (auto list = verify_revocation_list(*text, key, now)) kept = std::move(*list);
+  }
+  auto fetched_text = verifier.revocations();
+  if (!fetched_text) return kept;
+  auto fetched = verify_revocation_list(*fetched_text, key, now);
+  if (!fetched || (kept && fetched->serial < kept->serial)) return kept;
+  // Kept for when the verifier cannot be reached; failing to keep it does not change this check.
+  std::error_code ignored;
+  fs::create_directories(kept_path.parent_path(), ignored);
+  (void)write_file_atomic(kept_path, *fetched_text, 0644);
+  return std::move(*fetched);
+}
+
+}  // namespace
+
 Expected<TokenCheck> check_token(const AgentConfig& config,
-                                 std::chrono::system_clock::time_point now) {
+                                 std::chrono::system_clock::time_point now,
+                                 VerifierClient* verifier) {
   if (config.verifier_key.empty()) {
     return fail(
         Errc::invalid_input,
@@ -135,7 +166,19 @@ Expected<TokenCheck> check_token(const AgentConfig& config,
     return TokenCheck{.reason = "the token is for host '" + claims->host + "', not '" +
                                 config.host + "'"};
   }
-  return TokenCheck{.valid = true, .claims = std::move(*claims)};
+  TokenCheck check{.valid = true, .claims = std::move(*claims)};
+  if (verifier) {
+    if (auto list = newest_revocations(config, key.get(), *verifier, now)) {
+      check.revocation_serial = list->serial;
+      if (list->revokes(check.claims->image)) {
+        return TokenCheck{.reason = "image " + check.claims->image +
+                                    " has been revoked (revocation list " +
+                                    std::to_string(list->serial) + ")",
+                          .revocation_serial = list->serial};
+      }
+    }
+  }
+  return check;
 }
 
 }  // namespace cairn::attest::host

@@ -158,7 +158,18 @@ int run_attest(const Options& options) {
 int run_check_token(const Options& options) {
   auto config = configure(options);
   if (!config) return report(config.error(), options.json);
-  auto checked = check_token(*config, std::chrono::system_clock::now());
+  // The revocation list is asked for briefly: the libvirt hook waits on this answer, and a
+  // verifier out of reach leaves the kept list (and the token's own expiry) in charge.
+  std::unique_ptr<VerifierClient> verifier;
+  if (!config->verifier_url.empty()) {
+    auto client =
+        make_http_verifier_client(config->verifier_url, {.connect_timeout = std::chrono::seconds(2),
+                                                         .timeout = std::chrono::seconds(4),
+                                                         .ca_file = config->verifier_ca});
+    if (!client) return report(client.error(), options.json);
+    verifier = std::move(*client);
+  }
+  auto checked = check_token(*config, std::chrono::system_clock::now(), verifier.get());
   if (!checked) return report(checked.error(), options.json);
   if (options.json) {
     json out{{"ok", checked->valid}, {"valid", checked->valid}};
@@ -169,6 +180,7 @@ int run_check_token(const Options& options) {
     } else {
       out["reason"] = checked->reason;
     }
+    if (checked->revocation_serial) out["revocation_list_serial"] = *checked->revocation_serial;
     std::cout << out.dump(2) << "\n";
   }
   if (checked->valid) return kExitOk;

@@ -4,6 +4,7 @@
 
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace cairn::attest::host {
 
@@ -60,6 +61,14 @@ class HttpVerifierClient final : public VerifierClient {
     auto response = CAIRN_TRY(post("/v1/nonce", to_json(request)));
     return parse_answer(parse_NonceGrant(response.body), "/v1/nonce");
   }
+  Expected<std::string> revocations() override {
+    auto response = CAIRN_TRY(exchange("/v1/revocations", std::nullopt));
+    if (response.status / 100 != 2) {
+      return std::unexpected(http_error(url("/v1/revocations"), response.status, response.body));
+    }
+    return std::move(response.body);
+  }
+
   Expected<Verdict> attest(const QuoteSubmission& submission) override {
     auto response = CAIRN_TRY(exchange("/v1/attest", to_json(submission)));
     // A denial may come with a 4xx status: the verdict in the body is the answer then.
@@ -88,7 +97,8 @@ class HttpVerifierClient final : public VerifierClient {
     return response;
   }
 
-  Expected<Response> exchange(std::string_view path, const std::string& body) {
+  // POST `body`, or GET without one.
+  Expected<Response> exchange(std::string_view path, const std::optional<std::string>& body) {
     static std::once_flag init;
     std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
@@ -101,8 +111,13 @@ class HttpVerifierClient final : public VerifierClient {
     curl_easy_setopt(curl.get(), CURLOPT_URL, target.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    if (body) {
+      curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body->c_str());
+      curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(body->size()));
+    } else {
+      curl_easy_setopt(curl.get(), CURLOPT_HTTPGET, 1L);
+    }
     curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, long{options_.connect_timeout.count()});
     curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, long{options_.timeout.count()});
     curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);

@@ -23,6 +23,8 @@ class VerifierClient {
   virtual Expected<NonceGrant> nonce(const NonceRequest& request) = 0;
   // A denial is a Verdict with admitted == false, not an error.
   virtual Expected<Verdict> attest(const QuoteSubmission& submission) = 0;
+  // The signed revocation list, as text (attest/revocations.hpp checks it).
+  virtual Expected<std::string> revocations() = 0;
 };
 
 struct HttpOptions {

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attest/revocations.hpp"
 #include "attest/token.hpp"
 #include "attest/verifier/policy.hpp"
 
@@ -162,6 +163,20 @@ void VerifierService::observe_request(std::string_view endpoint, int status, dou
   metrics_.request(endpoint, status, seconds);
 }
 
+Expected<std::string> VerifierService::revocation_list() {
+  std::lock_guard lock(mutex_);
+  auto now = seams_.now();
+  RevocationList list{
+      .serial =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count(),
+      .issued_at = unix_seconds(now),
+      .expires_at = unix_seconds(now + kRevocationListLifetime)};
+  for (const auto& image : CAIRN_TRY(store_.list_images())) {
+    if (image.state == ImageState::revoked) list.revoked.push_back(image.label());
+  }
+  return sign_revocation_list(list, token_key_.get());
+}
+
 Expected<std::string> VerifierService::token_key_pem() const {
   return public_key_pem(token_key_.get());
 }
@@ -175,7 +190,7 @@ constexpr std::string_view kOtherRoute = "other";
 std::string_view route_name(std::string_view target) {
   std::string_view path = target.substr(0, target.find('?'));
   for (std::string_view known : {"/v1/enroll", "/v1/enroll/activate", "/v1/nonce", "/v1/attest",
-                                 "/v1/token-key", "/healthz", "/metrics"}) {
+                                 "/v1/token-key", "/v1/revocations", "/healthz", "/metrics"}) {
     if (path == known) return known;
   }
   return kOtherRoute;
@@ -219,6 +234,11 @@ FrontResponse VerifierService::handle(const FrontRequest& request) {
     auto pem = token_key_pem();
     if (!pem) return error_response(pem.error());
     return {.body = nlohmann::json{{"public_key_pem", *pem}}.dump()};
+  }
+  if (is("GET", "/v1/revocations")) {
+    auto list = revocation_list();
+    if (!list) return error_response(list.error());
+    return {.content_type = "application/cairn-revocations", .body = std::move(*list)};
   }
   if (is("GET", "/healthz")) return {.body = R"({"status":"ok"})"};
   if (is("GET", "/metrics")) {

@@ -55,6 +55,9 @@ class VerifierService {
   // the service's.
   void observe_request(std::string_view endpoint, int status, double seconds);
   Expected<std::string> token_key_pem() const;
+  // The signed list of revoked versions (GET /v1/revocations, attest/revocations.hpp), valid for
+  // kRevocationListLifetime, its serial the time in milliseconds.
+  Expected<std::string> revocation_list();
 
   // Every HTTP request, transport-free: the endpoints above as JSON, GET /healthz; 404 for an
   // unknown path, 405 for a known path with another method.

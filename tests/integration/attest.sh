@@ -260,6 +260,7 @@ check_eq "e2e: attest: admitted" 0 "$(status_of attest attest --json --save-subm
 check_eq "e2e: every check passed" "" "$(failed_checks "$work/out")"
 check_contains "e2e: the verdict names the image" "$(cat "$work/out")" '"image_version": "fake 1.0.0"'
 check_eq "e2e: check-token: valid" 0 "$(status_of attest check-token)"
+cp "$work/e2e/run/token" "$work/e2e/token.admitted"  # for the revocation at the end
 
 # denied NAME CHECK [cairn-attest options…]: attest is denied (exit 6) naming CHECK, in --json
 # and on stderr, and the token is gone.
@@ -495,5 +496,14 @@ denied "PCR 4 extended after the log was read" event-log-replay --event-log "$wo
 # Last: revocation is final for the fake image.
 check "the operator revokes the image" verifier revoke fake 1.0.0
 denied "revoked version" image-not-revoked --event-log "$work/e2e/cmdline.log"
+# A token issued before the revocation, still unexpired: check-token (what the libvirt hook asks
+# at every VM start) refuses it at once, from the verifier's signed revocation list.
+cp "$work/e2e/token.admitted" "$work/e2e/run/token"
+check_eq "a token of a version revoked since: check-token refuses it (exit 6)" 6 \
+  "$(status_of attest check-token)"
+check_contains "… because the revocation list names it" "$(cat "$work/err")" \
+  "fake 1.0.0 has been revoked"
+check "… and keeps that list for when the verifier is out of reach" \
+  test -s "$work/e2e/run/revocations"
 
 finish

@@ -58,6 +58,14 @@ class FakeVerifier final : public VerifierClient {
                   .checks = {{.name = "nonce-bound", .passed = true, .detail = "ok"}},
                   .token = "payload.signature"};
   std::optional<Error> nonce_error;
+  // GET /v1/revocations: this text, or this error.
+  Expected<std::string> revocation_answer = std::unexpected(Error(Errc::unavailable, "offline"));
+  int revocation_requests = 0;
+
+  Expected<std::string> revocations() override {
+    ++revocation_requests;
+    return revocation_answer;
+  }
 
   std::optional<EnrollRequest> seen_enroll;
   std::optional<EnrollActivation> seen_activation;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "attest/revocations.hpp"
 #include "attest/token.hpp"
 #include "fake_seams.hpp"
 #include "unit/attest/soft_tpm.hpp"
@@ -209,6 +210,31 @@ TEST_CASE("only the host a nonce was granted to, with its AK's signature, can sp
   CHECK(verdict.admitted);
   CHECK(server.store.find_nonce(nonce_bytes).value()->used);
   CHECK_FALSE(submit(genuine.submission("host-a", nonce_bytes)).admitted);  // and only once
+}
+
+TEST_CASE("over HTTP: the signed revocation list names every revoked version",
+          "[verifier][service][revocation]") {
+  Server server;
+  auto old = SoftImage::create("kvm-host", "1.0.0");
+  auto next = old.next("1.0.1");
+  for (auto* image : {&old, &next}) {
+    REQUIRE(server.store.add_image(
+        make_image_version(image->golden(), ImageState::approved, 0).value()));
+  }
+  REQUIRE(server.store.revoke_image("kvm-host", "1.0.0"));
+  auto reply = server.client().Get("/v1/revocations");
+  REQUIRE(reply->status == 200);
+  auto key_reply = server.client().Get("/v1/token-key");
+  auto pem = nlohmann::json::parse(key_reply->body)["public_key_pem"].get<std::string>();
+  auto public_key = parse_public_key_pem(pem).value();
+  auto list = verify_revocation_list(reply->body, public_key.get(), *server.fake.now);
+  REQUIRE(list.has_value());
+  CHECK(list->revoked == std::vector<std::string>{"kvm-host 1.0.0"});
+  CHECK(list->expires_at == unix_seconds(*server.fake.now + kRevocationListLifetime));
+  server.fake.advance(1s);
+  auto later = verify_revocation_list(server.client().Get("/v1/revocations")->body,
+                                      public_key.get(), *server.fake.now);
+  CHECK(later->serial > list->serial);  // a newer list, for hosts that keep the newest
 }
 
 TEST_CASE("over HTTP: errors are JSON with one clear message", "[verifier][service]") {
