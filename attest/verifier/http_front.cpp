@@ -249,6 +249,10 @@ void HttpFront::Impl::accept() {
   acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;  // stopping
     if (!ec) {
+      // Answers go out whole at once: without this, Nagle holds each one back ~40 ms on a
+      // kept-alive connection (the client's delayed ACK).
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       if (++connections > limits.max_connections) {
         --connections;
         beast::error_code ignored;
