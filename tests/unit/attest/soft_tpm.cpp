@@ -1,6 +1,7 @@
 #include "soft_tpm.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tpm2_types.h>
@@ -29,13 +30,15 @@ T need(Expected<T> value, const std::string& what) {
   return std::move(*value);
 }
 
-// RSA key generation costs ~0.1 s: each named key is made once per process and shared.
-EvpPkeyPtr shared_rsa_key(const std::string& name) {
+// Each named key is made once per process and shared (an RSA key costs ~0.1 s to generate).
+EvpPkeyPtr shared_key(const std::string& name, AkAlgorithm algorithm = AkAlgorithm::rsa) {
   static std::mutex mutex;
   static std::map<std::string, EvpPkeyPtr> keys;
   std::lock_guard lock(mutex);
   auto& key = keys[name];
-  if (!key) key = need(generate_rsa_key(2048), "RSA key " + name);
+  if (!key && algorithm == AkAlgorithm::rsa) key = need(generate_rsa_key(2048), "RSA key " + name);
+  if (!key && algorithm == AkAlgorithm::ecc) key.reset(EVP_EC_gen("P-256"));
+  if (!key) broken("no key " + name);
   EVP_PKEY_up_ref(key.get());
   return EvpPkeyPtr(key.get());
 }
@@ -69,6 +72,15 @@ Bytes rsa_modulus(EVP_PKEY* key) {
   return out;
 }
 
+Bytes ec_coordinate(EVP_PKEY* key, const char* which) {
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key, which, &raw) != 1) broken("EC coordinate");
+  BignumPtr value(raw);
+  Bytes out(32);
+  if (BN_bn2binpad(value.get(), out.data(), 32) != 32) broken("EC coordinate is not P-256 sized");
+  return out;
+}
+
 template <class T, auto Marshal>
 Bytes marshal(const T& value) {
   Bytes out(sizeof(T) + 64);
@@ -90,6 +102,38 @@ TPM2B_PUBLIC rsa_public(EVP_PKEY* key, TPMA_OBJECT attributes) {
   area.unique.rsa.size = 256;
   std::memcpy(area.unique.rsa.buffer, modulus.data(), 256);
   return pub;
+}
+
+TPM2B_PUBLIC ecc_public(EVP_PKEY* key, TPMA_OBJECT attributes) {
+  TPM2B_PUBLIC pub{};
+  auto& area = pub.publicArea;
+  area.type = TPM2_ALG_ECC;
+  area.nameAlg = TPM2_ALG_SHA256;
+  area.objectAttributes = attributes;
+  area.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+  area.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+  auto x = ec_coordinate(key, OSSL_PKEY_PARAM_EC_PUB_X);
+  auto y = ec_coordinate(key, OSSL_PKEY_PARAM_EC_PUB_Y);
+  area.unique.ecc.x.size = 32;
+  std::memcpy(area.unique.ecc.x.buffer, x.data(), 32);
+  area.unique.ecc.y.size = 32;
+  std::memcpy(area.unique.ecc.y.buffer, y.data(), 32);
+  return pub;
+}
+
+// A TPMT_SIGNATURE's ECDSA r and s, each padded to 32 bytes, from OpenSSL's DER ECDSA-Sig-Value.
+void set_ecdsa(TPMS_SIGNATURE_ECDSA& out, const Bytes& der) {
+  const unsigned char* cursor = der.data();
+  std::unique_ptr<ECDSA_SIG, OpensslDeleter<ECDSA_SIG_free>> sig(
+      d2i_ECDSA_SIG(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!sig) broken("parsing an ECDSA signature");
+  out.hash = TPM2_ALG_SHA256;
+  out.signatureR.size = 32;
+  out.signatureS.size = 32;
+  if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), out.signatureR.buffer, 32) != 32 ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), out.signatureS.buffer, 32) != 32) {
+    broken("ECDSA signature is not P-256 sized");
+  }
 }
 
 Bytes name_of(const TPM2B_PUBLIC& pub) {
@@ -144,7 +188,7 @@ SoftImage SoftImage::create(std::string name, std::string version) {
                     {".sbat", "sbat,1\n"},
                     {".pcrpkey", "pcr public key"}};
   image.cmdline = "root=PARTUUID=a ro verity=1";
-  image.db_key = shared_rsa_key("db " + image.name);
+  image.db_key = shared_key("db " + image.name);
   auto now = std::chrono::system_clock::now();
   image.db_certificate = need(issue_certificate({.common_name = "Cairn Secure Boot db",
                                                  .is_ca = false,
@@ -232,8 +276,8 @@ Bytes uefi_variable(const std::array<std::uint8_t, 16>& guid, std::string_view n
   return out;
 }
 
-SoftTpm::SoftTpm(int identity) : identity_(identity) {
-  ek_key_ = shared_rsa_key("EK " + std::to_string(identity));
+SoftTpm::SoftTpm(int identity, AkAlgorithm ak) : identity_(identity), ak_algorithm_(ak) {
+  ek_key_ = shared_key("EK " + std::to_string(identity));
   auto ek =
       rsa_public(ek_key_.get(), TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                                     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
@@ -252,15 +296,25 @@ SoftTpm::SoftTpm(int identity) : identity_(identity) {
 }
 
 void SoftTpm::rotate_ak() {
-  ak_key_ =
-      shared_rsa_key("AK " + std::to_string(identity_) + "." + std::to_string(ak_generation_++));
-  auto ak =
-      rsa_public(ak_key_.get(), TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
-                                    TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH);
-  ak.publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
-  ak.publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_RSASSA;
-  ak.publicArea.parameters.rsaDetail.scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
+  bool ecc = ak_algorithm_ == AkAlgorithm::ecc;
+  ak_key_ = shared_key(std::string(ecc ? "ECC AK " : "AK ") + std::to_string(identity_) + "." +
+                           std::to_string(ak_generation_++),
+                       ak_algorithm_);
+  TPMA_OBJECT attributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+                           TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                           TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH;
+  TPM2B_PUBLIC ak{};
+  if (ecc) {
+    ak = ecc_public(ak_key_.get(), attributes);
+    ak.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+    ak.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
+    ak.publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+  } else {
+    ak = rsa_public(ak_key_.get(), attributes);
+    ak.publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+    ak.publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_RSASSA;
+    ak.publicArea.parameters.rsaDetail.scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
+  }
   ak_public_ = marshal<TPM2B_PUBLIC, Tss2_MU_TPM2B_PUBLIC_Marshal>(ak);
   ak_name_ = name_of(ak);
 }
@@ -408,16 +462,24 @@ SignedQuote SoftTpm::quote(const Bytes& nonce, const QuoteOptions& options) {
   out.attest[5] = static_cast<std::uint8_t>(options.type);
 
   EvpMdCtxPtr context(EVP_MD_CTX_new());
-  std::size_t size = 256;
-  TPMT_SIGNATURE signature{};
-  signature.sigAlg = TPM2_ALG_RSASSA;
-  signature.signature.rsassa.hash = TPM2_ALG_SHA256;
+  Bytes signed_bytes(256);  // an RSA-2048 signature, or a DER ECDSA-Sig-Value (at most 72)
+  std::size_t size = signed_bytes.size();
   if (EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr, ak_key_.get()) != 1 ||
-      EVP_DigestSign(context.get(), signature.signature.rsassa.sig.buffer, &size, out.attest.data(),
+      EVP_DigestSign(context.get(), signed_bytes.data(), &size, out.attest.data(),
                      out.attest.size()) != 1) {
     broken("signing the quote");
   }
-  signature.signature.rsassa.sig.size = static_cast<UINT16>(size);
+  signed_bytes.resize(size);
+  TPMT_SIGNATURE signature{};
+  if (ak_algorithm_ == AkAlgorithm::ecc) {
+    signature.sigAlg = TPM2_ALG_ECDSA;
+    set_ecdsa(signature.signature.ecdsa, signed_bytes);
+  } else {
+    signature.sigAlg = TPM2_ALG_RSASSA;
+    signature.signature.rsassa.hash = TPM2_ALG_SHA256;
+    signature.signature.rsassa.sig.size = static_cast<UINT16>(size);
+    std::memcpy(signature.signature.rsassa.sig.buffer, signed_bytes.data(), size);
+  }
   out.signature = marshal<TPMT_SIGNATURE, Tss2_MU_TPMT_SIGNATURE_Marshal>(signature);
   return out;
 }

@@ -34,7 +34,7 @@ struct World {
   HostRecord host;
   NonceRecord nonce;
 
-  explicit World(const BootOptions& boot = {}) {
+  explicit World(const BootOptions& boot = {}, AkAlgorithm ak = AkAlgorithm::rsa) : tpm(0, ak) {
     tpm.boot(image, boot);
     images.push_back(approved(image));
     host = HostRecord{.name = "host-a",
@@ -219,6 +219,17 @@ TEST_CASE("a quote signed by another TPM's AK is denied", "[verifier][policy]") 
   other.boot(world.image);
   auto verdict = world.verify(other.submission("host-a", world.nonce.nonce));
   require_denied(verdict, {"ak-signature"});
+}
+
+TEST_CASE("a quote by an ECC P-256 AK is admitted, and denied when another key signed it",
+          "[verifier][policy]") {
+  World world({}, AkAlgorithm::ecc);
+  auto verdict = world.verify(world.submit());
+  for (const auto& check : verdict.checks) INFO(check.name << ": " << check.detail);
+  CHECK(verdict.admitted);
+  SoftTpm other(1, AkAlgorithm::ecc);
+  other.boot(world.image);
+  require_denied(world.verify(other.submission("host-a", world.nonce.nonce)), {"ak-signature"});
 }
 
 TEST_CASE("a host that is not enrolled is denied", "[verifier][policy]") {
