@@ -40,7 +40,7 @@ start_verifier() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  port=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$work/$name.log" | head -1)
+  port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$work/$name.log" | head -1)
 }
 attack() { python3 "$here/http_attacks.py" --url "$url" --pid "$pid" "$@" || echo '{}'; }
 field() {  # field JSON PYTHON-EXPR-ON-j
@@ -130,7 +130,7 @@ check "… saying how to serve there (TLS, or --insecure-http)" \
 
 if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
   start_verifier ipv6 --listen '[::1]:0'
-  check "--listen [::1]:0: listening on [::1]:PORT" grep -qE 'listening on \[::1\]:[0-9]+$' \
+  check "--listen [::1]:0: listening on [::1]:PORT" grep -qE 'listening on \[::1\]:[0-9]+ ' \
     "$work/ipv6.log"
   if [[ -n "$port" ]]; then
     check_eq "--listen [::1]:0: /healthz 200 over IPv6" 200 \
