@@ -77,6 +77,8 @@ class VerifierService {
   EvpPkeyPtr token_key_;
   Seams seams_;
   ServiceMetrics metrics_;  // thread-safe on its own; outlives the transport's threads
+  static constexpr std::chrono::seconds kPurgeInterval{10};
+  std::chrono::system_clock::time_point last_purge_{};  // guarded by mutex_
   ServiceOptions options_;
   Enrollment enrollment_;
   std::unique_ptr<HttpFront> front_;

@@ -114,6 +114,11 @@ Expected<Store> Store::open(const std::filesystem::path& path) {
   CAIRN_CHECK(store.db_.execute(
       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;"));
   CAIRN_CHECK(with_context(store.migrate(), "database " + path.string()));
+  // Expired nonces are purged by their expiry: without an index each purge would scan an hour of
+  // a fleet's nonces. Idempotent, so no schema version of its own.
+  CAIRN_CHECK(store.db_.execute(
+      "CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires_at);"
+      "CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending_enrollments (expires_at);"));
   return store;
 }
 
@@ -343,11 +348,20 @@ Status Store::revoke_image(std::string_view name, std::string_view version) {
 }
 
 Expected<std::vector<ImageVersion>> Store::list_images() {
+  // Another process (the CLI's approve and revoke) may change the table at any time: the rows'
+  // identity is read every time, the measurements parsed again only when it changed.
+  auto identity = CAIRN_TRY(db_.prepare(
+      "SELECT coalesce(group_concat(name || ' ' || version || ' ' || state || ' ' || loaded_at, "
+      "'|'), '') FROM (SELECT * FROM images ORDER BY name, loaded_at, version)"));
+  CAIRN_TRY(identity.step());
+  std::string fingerprint = identity.text(0);
+  if (image_cache_ && image_cache_->fingerprint == fingerprint) return image_cache_->images;
   auto query =
       CAIRN_TRY(db_.prepare("SELECT name, version, measurements, state, loaded_at FROM images "
                             "ORDER BY name, loaded_at, version"));
   std::vector<ImageVersion> images;
   while (CAIRN_TRY(query.step())) images.push_back(CAIRN_TRY(read_image(query)));
+  image_cache_ = ImageCache{.fingerprint = std::move(fingerprint), .images = images};
   return images;
 }
 

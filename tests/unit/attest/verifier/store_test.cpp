@@ -337,3 +337,27 @@ TEST_CASE("a migration that fails leaves the database as it was", "[verifier][st
   CHECK(user_version_of(path) == 1);
   CHECK(columns_of(path) == before);  // the columns added before the failure rolled back
 }
+
+TEST_CASE("image versions changed by another process are seen at once (the parsed cache)",
+          "[verifier][store]") {
+  // The service keeps its parsed versions between quotes; the CLI approves and revokes through
+  // its own connection.
+  auto dir = TempDir::create(std::filesystem::temp_directory_path(), "cairn-store-cache-").value();
+  auto service = Store::open(dir.path() / "verifier.db").value();
+  auto cli = Store::open(dir.path() / "verifier.db").value();
+  auto first = SoftImage::create("kvm-host", "1.0.0");
+  auto second = first.next("1.0.1");
+  CHECK(service.list_images()->empty());
+  REQUIRE(cli.add_image(image_of(first)));
+  REQUIRE(service.list_images()->size() == 1);
+  REQUIRE(service.list_images()->size() == 1);  // from the cache now, the same
+  REQUIRE(cli.add_image(image_of(second)));
+  auto both = service.list_images().value();
+  REQUIRE(both.size() == 2);
+  CHECK(both[1].measurements.version == "1.0.1");
+  REQUIRE(cli.revoke_image("kvm-host", "1.0.0"));
+  auto after = service.list_images().value();
+  REQUIRE(after.size() == 2);
+  CHECK(after[0].state == ImageState::revoked);
+  CHECK(after[1].state == ImageState::approved);
+}
