@@ -1,5 +1,7 @@
 #include "attest/verifier/sqlite.hpp"
 
+#include <algorithm>
+
 namespace cairn::attest::verifier::sql {
 
 namespace {
@@ -91,12 +93,41 @@ Expected<Database> Database::open(const std::filesystem::path& path) {
   return db;
 }
 
+StatementPool::~StatementPool() {
+  for (auto& [sql, statement] : kept_) sqlite3_finalize(statement);
+}
+
+sqlite3_stmt* StatementPool::take(const std::string& sql) {
+  auto it = std::ranges::find(kept_, sql, &std::pair<std::string, sqlite3_stmt*>::first);
+  if (it == kept_.end()) return nullptr;
+  sqlite3_stmt* statement = it->second;
+  kept_.erase(it);
+  return statement;
+}
+
+void StatementPool::give_back(const std::string& sql, sqlite3_stmt* statement) {
+  constexpr std::size_t kMaxKept = 64;  // the verifier uses a few dozen distinct statements
+  sqlite3_reset(statement);
+  sqlite3_clear_bindings(statement);
+  if (kept_.size() >= kMaxKept) {
+    sqlite3_finalize(statement);
+    return;
+  }
+  kept_.emplace_back(sql, statement);
+}
+
 Expected<Statement> Database::prepare(std::string_view sql) {
+  std::string text(sql);
+  if (sqlite3_stmt* kept = pool_->take(text)) {
+    return Statement(db_.get(), kept, std::move(text), pool_.get());
+  }
   sqlite3_stmt* raw = nullptr;
   int rc = sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
-  Statement statement(db_.get(), raw, std::string(sql));
-  if (rc != SQLITE_OK) return fail_sqlite(db_.get(), "preparing \"" + std::string(sql) + "\"");
-  return statement;
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    return fail_sqlite(db_.get(), "preparing \"" + text + "\"");
+  }
+  return Statement(db_.get(), raw, std::move(text), pool_.get());
 }
 
 Status Database::execute(std::string_view sql) {

@@ -20,8 +20,32 @@ namespace cairn::attest::verifier::sql {
 struct DatabaseDeleter {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
+// Prepared statements kept for reuse, by their SQL: compiling the same few statements for every
+// request took a tenth of a verdict's time. Finalizes what it holds when destroyed.
+class StatementPool {
+ public:
+  StatementPool() = default;
+  StatementPool(const StatementPool&) = delete;
+  StatementPool& operator=(const StatementPool&) = delete;
+  ~StatementPool();
+  sqlite3_stmt* take(const std::string& sql);  // null when none is kept
+  void give_back(const std::string& sql, sqlite3_stmt* statement);
+
+ private:
+  std::vector<std::pair<std::string, sqlite3_stmt*>> kept_;
+};
+
+// Returns a statement to its pool (reset, bindings cleared), or finalizes it without one.
 struct StatementDeleter {
-  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+  StatementPool* pool = nullptr;
+  std::string sql;
+  void operator()(sqlite3_stmt* statement) const {
+    if (pool) {
+      pool->give_back(sql, statement);
+    } else {
+      sqlite3_finalize(statement);
+    }
+  }
 };
 
 class Statement {
@@ -48,8 +72,8 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(sqlite3* db, sqlite3_stmt* statement, std::string sql)
-      : db_(db), statement_(statement), sql_(std::move(sql)) {}
+  Statement(sqlite3* db, sqlite3_stmt* statement, std::string sql, StatementPool* pool)
+      : db_(db), statement_(statement, StatementDeleter{pool, sql}), sql_(std::move(sql)) {}
   void check_bind(int rc, int index);
 
   sqlite3* db_;
@@ -69,8 +93,10 @@ class Database {
   Expected<std::int64_t> user_version();
 
  private:
-  explicit Database(sqlite3* db) : db_(db) {}
+  explicit Database(sqlite3* db) : db_(db), pool_(std::make_unique<StatementPool>()) {}
   std::unique_ptr<sqlite3, DatabaseDeleter> db_;
+  // After db_: destroyed first, so its statements are finalized before the connection closes.
+  std::unique_ptr<StatementPool> pool_;
 };
 
 }  // namespace cairn::attest::verifier::sql
