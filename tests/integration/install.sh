@@ -124,6 +124,13 @@ refused() {  # refused "what" EXPECTED_EXIT MESSAGE ARGS…
   check_eq "$what: no entry for slot B" "cairn_1.0.0+3-0.efi " "$(esp_list "$fresh")"
   check_eq "$what: slot A still named" "cairn_1.0.0" "$(part "$fresh" 1 name)"
   check_eq "$what: slot B named empty" "cairn_empty" "$(part "$fresh" 3 name)"
+  local index
+  for index in 1 2; do  # slot A's root and verity partitions, byte for byte
+    check "$what: slot A partition $index unchanged" cmp -s \
+      -n $(($(part "$fresh" $index size) * 512)) \
+      -i $(($(part "$fresh" $index start) * 512)):$(($(part "$v1/disk.img" $index start) * 512)) \
+      "$fresh" "$v1/disk.img"
+  done
   check_eq "$what: one error line" 1 "$(grep -c 'error:' <<<"$out")"
   rm -rf "$state"
 }
