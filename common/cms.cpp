@@ -72,7 +72,13 @@ Expected<SignerIdentity> CmsVerifier::verify(std::string_view data, std::string_
   if (!cms) return fail_openssl(Errc::integrity, "not a DER CMS signature");
 
   // 1. Is the signature over this data? (Chain checked separately for a precise reason.)
-  auto data_bio = memory_bio(data);
+  // Through a buffer BIO rather than the memory BIO itself: given a memory BIO, OpenSSL 3.0's
+  // CMS_verify copies it into a new one and leaks that copy whenever the SignedData's digests
+  // cannot be set up (an empty digestAlgorithms, say) — memory an attacker's signature takes on
+  // every try (found by tests/fuzz; openssl/openssl#30471).
+  BioPtr data_bio(BIO_new(BIO_f_buffer()));
+  if (!data_bio) return fail_openssl(Errc::internal, "BIO_new");
+  BIO_push(data_bio.get(), memory_bio(data).release());
   if (CMS_verify(cms.get(), nullptr, nullptr, data_bio.get(), nullptr,
                  CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
     return fail_openssl(Errc::integrity, "signature does not match the signed data");

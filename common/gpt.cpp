@@ -17,7 +17,9 @@ namespace {
 
 struct ContextDeleter {
   void operator()(fdisk_context* context) const {
-    fdisk_deassign_device(context, 1);
+    // Only an assigned device is deassigned: libfdisk asserts otherwise, and a file it could not
+    // take (an empty one, found by tests/fuzz) leaves none.
+    if (fdisk_get_devfd(context) >= 0) fdisk_deassign_device(context, 1);
     fdisk_unref_context(context);
   }
 };

@@ -56,7 +56,11 @@ Expected<PeImage> parse_pe(const std::string& data, std::string_view what) {
   auto sections = read_le<std::uint16_t>(data, coff + 2);
   auto optional_size = read_le<std::uint16_t>(data, coff + 16);
   std::size_t optional = coff + 20;
-  if (optional + optional_size > data.size()) return bad("truncated optional header");
+  // The fields read below end with SizeOfImage (bytes 56-59); a shorter optional header would
+  // have them read past the end of `data` (found by tests/fuzz).
+  if (optional_size < 60 || optional + optional_size > data.size()) {
+    return bad("truncated optional header");
+  }
   if (read_le<std::uint16_t>(data, optional) != 0x20b) return bad("not PE32+");
   PeImage image;
   image.image_base = read_le<std::uint64_t>(data, optional + 24);

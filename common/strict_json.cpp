@@ -113,14 +113,22 @@ Expected<json> parse_strict_json(std::string_view text, std::string_view what) {
   DuplicateKeyFinder finder;
   json root;
   std::optional<std::size_t> syntax_error_at;
+  std::string number_error;
   try {
     root = json::parse(text, std::ref(finder), true);
   } catch (const json::parse_error& error) {
     syntax_error_at = error.byte;
+  } catch (const json::out_of_range& error) {
+    // A number no double holds ("1e400") is out_of_range, not a parse_error: uncaught, it ended
+    // the process (found by tests/fuzz).
+    number_error = error.what();
   }
   // The finder's reason first: refusing a key or a depth is what ends such a parse early.
   if (!finder.problem().empty()) {
     return fail(Errc::invalid_input, std::string(what) + ": " + finder.problem());
+  }
+  if (!number_error.empty()) {
+    return fail(Errc::invalid_input, std::string(what) + ": not JSON (" + number_error + ")");
   }
   if (syntax_error_at) {
     return fail(Errc::invalid_input, std::string(what) + ": not JSON (syntax error at byte " +

@@ -145,3 +145,11 @@ TEST_CASE("read_gpt refuses a disk without GPT, stable_uuid is stable and v4-sha
   CHECK(stable_uuid("x") != stable_uuid("y"));
   CHECK(stable_uuid("x")[14] == '4');
 }
+
+TEST_CASE("read_gpt refuses an empty file without aborting (found by tests/fuzz)") {
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-gpt-").value();
+  fs::path empty = make_image(dir.path(), "empty.img", {.size_bytes = 0});
+  auto read = read_gpt(empty);
+  REQUIRE_FALSE(read.has_value());
+  CHECK_THAT(read.error().describe(), Catch::Contains("empty.img"));
+}

@@ -57,6 +57,18 @@ TEST_CASE("strict JSON refuses syntax errors and deep nesting with one reason", 
   CHECK_THAT(error_of(mixed), Catch::Contains("nested deeper than 32 levels"));
 }
 
+TEST_CASE("a number no double holds is refused, not thrown (found by tests/fuzz)", "[json]") {
+  CHECK_THAT(error_of("1e400"), Catch::Contains("doc: not JSON (") &&
+                                    Catch::Contains("number overflow parsing '1e400'"));
+  CHECK_THAT(error_of("[-1e400]"), Catch::Contains("number overflow"));
+  // As the fuzzer found it, inside a manifest and inside a token's claims.
+  CHECK_THAT(error_of("{\n  \"created\": \"2024-11-14T22:13:20Z\",\n  \"format\": 1,\n  "
+                      "\"machine_class\": 1e400\"x86_64-kvm-host\",\n 1en \"ma\xeb"
+                      "1ad"),
+             Catch::Contains("number overflow"));
+  CHECK_THAT(error_of(R"({"issued_at": 1701e4004070599})"), Catch::Contains("number overflow"));
+}
+
 TEST_CASE("a body of brackets is refused before the parser builds anything", "[json]") {
   // 4 MB of '[' once cost the verifier 300 MB of memory; refused now in one pass.
   auto started = std::chrono::steady_clock::now();
