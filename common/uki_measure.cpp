@@ -27,6 +27,15 @@ const PeSection* locate(const PeImage& pe, std::string_view name) {
 // them: the raw data up to VirtualSize, zero-filled beyond the raw data.
 Expected<std::string> loaded_bytes(const std::string& file, const PeSection& section,
                                    const std::filesystem::path& path) {
+  // A UKI's sections are data, not BSS: the loader zero-fills at most the alignment slack. A
+  // header claiming gigabytes of zeros would have this allocate them (the fuzzer's 40-byte input).
+  constexpr std::uint64_t kMaxZeroFill = 64 << 10;
+  if (std::uint64_t{section.virtual_size} > std::uint64_t{section.raw_size} + kMaxZeroFill) {
+    return fail(Errc::invalid_input, path.string() + ": UKI section " + section.name + " claims " +
+                                         std::to_string(section.virtual_size) +
+                                         " bytes in memory for " +
+                                         std::to_string(section.raw_size) + " in the file");
+  }
   std::uint64_t from_file = std::min(section.raw_size, section.virtual_size);
   if (std::uint64_t{section.raw_offset} + from_file > file.size()) {
     return fail(Errc::invalid_input, path.string() + ": UKI section " + section.name +

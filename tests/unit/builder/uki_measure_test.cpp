@@ -162,6 +162,33 @@ TEST_CASE("PCR 12 is the UKI's command line as systemd-boot measures it") {
   CHECK_FALSE(load_options_utf16("root=x caf\xc3\xa9").has_value());
 }
 
+TEST_CASE("a section header claiming gigabytes of zeros is refused, not allocated") {
+  // Found by fuzzing: a 40-byte header made the prediction zero-fill VirtualSize (up to 4 GiB).
+  Fixture fixture;
+  fs::path uki = fixture.build("root=x");
+  std::string bytes = read_file(uki).value();
+  auto u32 = [&](std::size_t at) {
+    std::uint32_t value = 0;
+    for (int i = 3; i >= 0; --i) value = value << 8 | static_cast<unsigned char>(bytes[at + i]);
+    return value;
+  };
+  std::size_t pe = u32(0x3c), sections = static_cast<std::uint16_t>(u32(pe + 6));
+  std::size_t table = pe + 24 + static_cast<std::uint16_t>(u32(pe + 20));
+  bool patched = false;
+  for (std::size_t i = 0; i < sections; ++i) {
+    std::size_t header = table + i * 40;
+    if (bytes.compare(header, 7, ".initrd") != 0) continue;
+    for (int b = 0; b < 4; ++b) bytes[header + 8 + b] = static_cast<char>(0x7fff0000u >> (8 * b));
+    patched = true;
+  }
+  REQUIRE(patched);
+  REQUIRE(write_file_atomic(uki, bytes));
+  auto result = predict_uki_measurements(uki);
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().code() == Errc::invalid_input);
+  CHECK_THAT(result.error().message(), Catch::Contains(".initrd claims 2147418112 bytes"));
+}
+
 TEST_CASE("a PE without .linux is no UKI to predict") {
   auto result = predict_uki_measurements(kStub);
   REQUIRE_FALSE(result.has_value());
