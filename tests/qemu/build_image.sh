@@ -23,8 +23,13 @@ done
 # watchdog reset the machine (the cloud kernel of the other images has no watchdog driver).
 kernel=linux-image-cloud-amd64
 [[ $variant == hang ]] && kernel=linux-image-amd64
+# The failing variants carry a higher security version than 1.0.0 and 1.0.1: a floor raised by a
+# failed update would show (and 1.0.1 after it would be refused).
+security=1
+[[ -n $variant ]] && security=2
 recipe=$CAIRN_QTEST/qemu-test-$version.toml
 sed -e "s|@OVERLAY@|$overlay|" -e "s|@VERSION@|$version|" -e "s|@KERNEL@|$kernel|" \
+    -e "s|@SECURITY@|$security|" \
     -e "s|@TEST_KEY@|$(cat "$key.pub")|" "$CAIRN_SOURCE/tests/qemu/qemu-test.toml.in" > "$recipe"
 "$CAIRN_BUILD" build "$recipe" --out "$CAIRN_QTEST/out" --keys "$CAIRN_QTEST/keys"
 test -s "$CAIRN_QTEST/out/qemu-test/$version/disk.img"

@@ -26,7 +26,9 @@ void check_rolled_back(Machine& machine, const std::string& failed_version,
   CHECK(status["last_update"]["version"] == failed_version);
   CHECK(status["last_update"]["outcome"] == "rolled-back");
   CHECK_THAT(status["last_update"]["reason"].get<std::string>(), Catch::Contains(reason));
-  CHECK(status["security_floor"] == 0);  // a failed update never raises the floor
+  // The floor is the running image's own (1.0.0 records security version 1, read at boot); the
+  // failed update's (2) never raises it.
+  CHECK(status["security_floor"] == 1);
 }
 
 // Follows the three boot tries of a version that never comes up, each ending in `failure` on
