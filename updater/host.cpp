@@ -169,8 +169,11 @@ Expected<std::uint64_t> running_image_security_version(const HostOptions& host,
 
 Status record_image_floor(const HostOptions& host, const SlotLayout& layout, char booted,
                           Esp& esp) {
-  auto image_floor = CAIRN_TRY(running_image_security_version(host, layout, booted, esp));
   auto state = CAIRN_TRY(load_state(host.state));
+  // A version on trial is not the host's yet: its security version becomes the floor when it
+  // commits (or never, when it fails and the host goes back).
+  if (state.pending && state.pending->slot == booted) return {};
+  auto image_floor = CAIRN_TRY(running_image_security_version(host, layout, booted, esp));
   if (state.security_floor >= image_floor) return {};
   state.security_floor = image_floor;
   return save_state(host.state, state);
@@ -215,8 +218,13 @@ Expected<InstallResult> run_install(const std::string& source, const HostOptions
   auto result = [&]() -> Expected<InstallResult> {
     SystemProcessRunner runner;
     auto esp = open_esp(host, layout, runner);
-    target.image_security_version =
-        CAIRN_TRY(running_image_security_version(host, layout, target.booted, *esp));
+    // The running image's floor, unless it is itself on trial (then the floor is what the host
+    // committed to, in state.json).
+    auto state = CAIRN_TRY(load_state(host.state));
+    if (!state.pending || state.pending->slot != target.booted) {
+      target.image_security_version =
+          CAIRN_TRY(running_image_security_version(host, layout, target.booted, *esp));
+    }
     auto verifier = CAIRN_TRY(CmsVerifier::load(host.trust));
     auto bundle = CAIRN_TRY(BundleSource::open(source, {.ca_file = host.ca_file}));
     auto reader = BundleReader::open_fd(bundle.fd(), bundle.name(),

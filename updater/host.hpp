@@ -44,7 +44,8 @@ Expected<std::uint64_t> running_image_security_version(const HostOptions& host,
                                                        const SlotLayout& layout, char booted,
                                                        Esp& esp);
 
-// Raises state.json's floor to the running image's security version (at boot).
+// Raises state.json's floor to the running image's security version (at boot), unless the
+// booted slot is pending: a version on trial raises the floor only when it commits.
 Status record_image_floor(const HostOptions& host, const SlotLayout& layout, char booted, Esp& esp);
 
 // The pending slot booted well: its security version becomes the anti-rollback floor and

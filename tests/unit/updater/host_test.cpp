@@ -68,3 +68,22 @@ TEST_CASE("the running image's security version: from the booted entry of a disk
   not_pe.contents_["cairn_1.0.0.efi"] = "not a PE";
   CHECK_FALSE(running_image_security_version(host, layout, 'A', not_pe).has_value());
 }
+
+TEST_CASE("the image floor is recorded at boot, but not while the booted version is on trial",
+          "[host]") {
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-host-test-").value();
+  HostOptions host{.disk = dir.path() / "disk.img", .state = dir.path() / "state"};
+  REQUIRE(write_file_atomic(host.disk, "a disk image"));
+  testing::SlotsHolding layout("1.0.0", "1.0.2");
+  testing::FakeEsp esp({"cairn_1.0.0+3-0.efi", "cairn_1.0.2+2-1.efi"});
+  esp.contents_["cairn_1.0.0+3-0.efi"] = uki_with_osrel("CAIRN_SECURITY_VERSION=1\n");
+  esp.contents_["cairn_1.0.2+2-1.efi"] = uki_with_osrel("CAIRN_SECURITY_VERSION=2\n");
+  REQUIRE(save_state(host.state, {.pending = PendingSlot{
+                                      .slot = 'B', .version = "1.0.2", .security_version = 2}}));
+  // Booted into 1.0.2 during its observation window: no floor from it.
+  REQUIRE(record_image_floor(host, layout, 'B', esp));
+  CHECK(load_state(host.state)->security_floor == 0);
+  // Back on 1.0.0 (committed): its own security version is the floor.
+  REQUIRE(record_image_floor(host, layout, 'A', esp));
+  CHECK(load_state(host.state)->security_floor == 1);
+}
