@@ -145,8 +145,8 @@ Expected<BundleResult> write_bundle(const BundleRequest& request, Signer& signer
                           .created = rfc3339(build.value("source_date_epoch", std::int64_t{0})),
                           .root_hash = build.value("root_hash", "")};
   // Checked before it names a file: the version becomes part of paths below.
-  CAIRN_CHECK(with_context(check_version(manifest.version),
-                           (request.build_dir / "build.json").string()));
+  CAIRN_CHECK(
+      with_context(check_version(manifest.version), (request.build_dir / "build.json").string()));
   std::int64_t mtime = build.value("source_date_epoch", std::int64_t{0});
   fs::path erofs = request.build_dir / "root.erofs";
   fs::path verity = request.build_dir / "root.verity";
