@@ -35,6 +35,8 @@ class BundleReader {
   // hold or its signer is not trusted, Errc::invalid_input for a malformed bundle.
   Expected<BundleManifest> read_manifest(SignatureVerifier& verifier);
   const SignerIdentity& signer() const { return signer_; }
+  // The verified manifest's version, "" until read_manifest succeeded (for a refusal's record).
+  std::string manifest_version() const { return manifest_read_ ? manifest_.version : ""; }
 
   using Sink = std::function<Status(std::span<const std::uint8_t>)>;
   // The next payload (manifest order): its bytes, decompressed, go to `sink`; fails with

@@ -15,6 +15,7 @@ int exit_code_for(const Error& error) {
     case Errc::no_space:
     case Errc::unavailable:
     case Errc::busy:
+    case Errc::cancelled:
       return 3;
     case Errc::integrity:
     case Errc::crypto:

@@ -29,6 +29,8 @@ std::string_view errc_name(Errc code) {
       return "busy";
     case Errc::internal:
       return "internal";
+    case Errc::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }

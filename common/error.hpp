@@ -23,7 +23,9 @@ enum class Errc : int {
   unavailable = 9,    // mirror or service unreachable
   busy = 10,          // another operation holds the lock
   internal = 11,      // a bug: an invariant did not hold
+  cancelled = 12,     // stopped on request (Cancel(), SIGTERM), nothing half-done left behind
 };
+inline constexpr Errc kLastErrc = Errc::cancelled;
 
 std::string_view errc_name(Errc code);
 

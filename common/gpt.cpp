@@ -156,20 +156,32 @@ Expected<GptDisk> read_gpt(const fs::path& path) {
   return disk;
 }
 
-Status set_partition_identity(const fs::path& path, std::size_t number, const std::string& uuid,
-                              const std::string& label) {
-  CAIRN_CHECK(check_gpt_name(label));
+Status set_partition_identities(const fs::path& path,
+                                std::span<const PartitionIdentity> identities) {
+  for (const auto& identity : identities) CAIRN_CHECK(check_gpt_name(identity.label));
   auto context = CAIRN_TRY(open_context(path, false));
   fdisk_disable_dialogs(context.get(), 1);
   if (!fdisk_is_labeltype(context.get(), FDISK_DISKLABEL_GPT)) {
     return fail(Errc::invalid_input, path.string() + " has no GPT partition table");
   }
-  PartitionPtr entry(fdisk_new_partition());
-  fdisk_partition_set_uuid(entry.get(), uuid.c_str());
-  fdisk_partition_set_name(entry.get(), label.c_str());
-  CAIRN_CHECK(check(fdisk_set_partition(context.get(), number - 1, entry.get()),
-                    "updating partition " + std::to_string(number)));
+  for (const auto& identity : identities) {
+    std::string what = "partition " + std::to_string(identity.number);
+    PartitionPtr entry(fdisk_new_partition());
+    CAIRN_CHECK(check(fdisk_partition_set_uuid(entry.get(), identity.uuid.c_str()),
+                      "setting the UUID of " + what));
+    CAIRN_CHECK(check(fdisk_partition_set_name(entry.get(), identity.label.c_str()),
+                      "setting the name of " + what));
+    CAIRN_CHECK(check(fdisk_set_partition(context.get(), identity.number - 1, entry.get()),
+                      "updating " + what));
+  }
+  // One write for all of them: the table never names a slot half-way.
   return check(fdisk_write_disklabel(context.get()), "writing GPT to " + path.string());
+}
+
+Status set_partition_identity(const fs::path& path, std::size_t number, const std::string& uuid,
+                              const std::string& label) {
+  PartitionIdentity identity{.number = number, .uuid = uuid, .label = label};
+  return set_partition_identities(path, std::span(&identity, 1));
 }
 
 std::string stable_uuid(std::string_view seed) {

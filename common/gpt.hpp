@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,9 +47,17 @@ Status write_gpt(const std::filesystem::path& path, const GptDisk& disk);
 
 Expected<GptDisk> read_gpt(const std::filesystem::path& path);
 
-// Rewrites one partition's UUID and name in place (refused, nothing written, if the name does
-// not fit) (the updater's last step before a slot
-// becomes bootable).
+struct PartitionIdentity {
+  std::size_t number = 0;  // 1-based
+  std::string uuid;
+  std::string label;
+};
+
+// Rewrites partitions' UUIDs and names in place, all in one GPT write (the updater's last step
+// before a slot becomes bootable). Refused, with nothing written, if a name does not fit or
+// libfdisk refuses any of them.
+Status set_partition_identities(const std::filesystem::path& path,
+                                std::span<const PartitionIdentity> identities);
 Status set_partition_identity(const std::filesystem::path& path, std::size_t number,
                               const std::string& uuid, const std::string& label);
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string_view>
 
 namespace cairn {
@@ -15,6 +16,10 @@ class Progress {
   virtual void stage_detail(std::string_view stage, std::string_view detail) = 0;
   // `fraction` in [0, 1] when the stage knows how far along it is.
   virtual void stage_fraction(std::string_view stage, double fraction) = 0;
+  // Bytes done of a known total (an install's write); by default, as a fraction.
+  virtual void stage_bytes(std::string_view stage, std::uint64_t done, std::uint64_t total) {
+    stage_fraction(stage, total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total));
+  }
   virtual void stage_finished(std::string_view stage, std::chrono::duration<double> took) = 0;
 };
 

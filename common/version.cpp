@@ -111,4 +111,70 @@ bool entry_is_version(std::string_view file_name, std::string_view version) {
   return entry && entry->version == version;
 }
 
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+int sign(bool a_first, bool b_first) { return a_first == b_first ? 0 : (a_first ? -1 : 1); }
+
+}  // namespace
+
+int compare_versions(std::string_view a, std::string_view b) {
+  for (;;) {
+    // Only the characters the grammar knows separate or carry meaning.
+    auto skip = [](std::string_view& s) {
+      while (!s.empty() && !is_digit(s[0]) && !is_letter(s[0]) && s[0] != '~' && s[0] != '-' &&
+             s[0] != '.') {
+        s.remove_prefix(1);
+      }
+    };
+    skip(a);
+    skip(b);
+    // '~' (a pre-release) sorts before everything, the end included.
+    bool a_tilde = !a.empty() && a[0] == '~', b_tilde = !b.empty() && b[0] == '~';
+    if (a_tilde || b_tilde) {
+      if (int r = sign(a_tilde, b_tilde)) return r;
+      a.remove_prefix(1);
+      b.remove_prefix(1);
+      continue;
+    }
+    if (a.empty() || b.empty()) return sign(a.empty(), b.empty());
+    // '-' (a release suffix) sorts before everything else: "2.0-1" < "2.0" < "2.0.1".
+    if (a[0] == '-' || b[0] == '-') {
+      if (int r = sign(a[0] == '-', b[0] == '-')) return r;
+      a.remove_prefix(1);
+      b.remove_prefix(1);
+      continue;
+    }
+    if (a[0] == '.' || b[0] == '.') {
+      if (int r = -sign(a[0] == '.', b[0] == '.')) return r;
+      a.remove_prefix(1);
+      b.remove_prefix(1);
+      continue;
+    }
+    // A number is newer than a word: "2.0.1" > "2.0.rc".
+    if (is_digit(a[0]) || is_digit(b[0])) {
+      if (int r = -sign(is_digit(a[0]), is_digit(b[0]))) return r;
+      auto take = [](std::string_view& s) {
+        while (s.size() > 1 && s[0] == '0' && is_digit(s[1])) s.remove_prefix(1);
+        std::size_t n = 0;
+        while (n < s.size() && is_digit(s[n])) ++n;
+        auto number = s.substr(0, n);
+        s.remove_prefix(n);
+        return number;
+      };
+      auto x = take(a), y = take(b);
+      if (x.size() != y.size()) return x.size() < y.size() ? -1 : 1;
+      if (int r = x.compare(y)) return r < 0 ? -1 : 1;
+      continue;
+    }
+    std::size_t n = 0, m = 0;
+    while (n < a.size() && is_letter(a[n])) ++n;
+    while (m < b.size() && is_letter(b[m])) ++m;
+    if (int r = a.substr(0, n).compare(b.substr(0, m))) return r < 0 ? -1 : 1;
+    a.remove_prefix(n);
+    b.remove_prefix(m);
+  }
+}
+
 }  // namespace cairn

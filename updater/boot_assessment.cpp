@@ -1,11 +1,27 @@
 #include "updater/boot_assessment.hpp"
 
-#include <algorithm>
 #include <cstdio>
+#include <thread>
 
 namespace cairn::updater {
 
 namespace {
+
+// The lock is held for a transition, not for the whole window: an administrator's mark-good or
+// rollback, or a status, is not kept waiting by a ten-minute window.
+constexpr auto kLockPatience = std::chrono::seconds(30);
+
+Expected<Lifecycle> open_lifecycle(const BootContext& context) {
+  auto deadline = std::chrono::steady_clock::now() + kLockPatience;
+  for (;;) {
+    auto lifecycle = Lifecycle::open(context.state_dir, context.on_transition);
+    if (lifecycle || lifecycle.error().code() != Errc::busy ||
+        std::chrono::steady_clock::now() > deadline) {
+      return lifecycle;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
 
 std::string seconds_text(double seconds) {
   char text[32];
@@ -13,52 +29,19 @@ std::string seconds_text(double seconds) {
   return text;
 }
 
-// Gives every entry of `version` no tries left: systemd-boot sorts it after every other entry,
-// so it is never the default again, yet stays in the menu (a host is never left with nothing).
-Expected<std::vector<std::string>> spend_entries(Esp& esp, const std::string& version) {
-  std::vector<std::string> spent;
-  for (const auto& entry : CAIRN_TRY(esp.list_entries())) {
-    auto parsed = parse_boot_entry_name(entry);
-    if (!parsed || parsed->version != version) continue;
-    if (parsed->spent()) {
-      spent.push_back(entry);
-      continue;
-    }
-    CAIRN_CHECK(esp.rename_entry(entry, spent_entry_name(version)));
-    spent.push_back(spent_entry_name(version));
-  }
-  return spent;
+// This boot alone: one round of checks.
+BootAssessment one_round(const HealthConfig& config, BootSeams& seams, BootAssessment result) {
+  result.report =
+      observe(seams.checks, std::chrono::seconds(0), config.interval, seams.clock, seams.on_round);
+  result.verdict = result.report.healthy ? BootVerdict::healthy : BootVerdict::unhealthy;
+  return result;
 }
 
-UpdateRecord& record_for(History& history, const PendingSlot& pending, const SlotLayout& layout) {
-  if (auto* record = history.latest(pending.version, pending.slot)) return *record;
-  // Installed by a cairn-update that kept no history: start one now.
-  return history.add({.version = pending.version,
-                      .from_version = layout.other(pending.slot).version(),
-                      .slot = pending.slot,
-                      .security_version = pending.security_version,
-                      .outcome = std::string(kInstalled)});
-}
-
-// The pending update on the other slot never came up: this boot is its rollback.
-Status record_rollback(const BootContext& context, HostState& state, History& history, Esp& esp,
-                       BootAssessment& result) {
-  PendingSlot pending = *state.pending;
-  auto entries = CAIRN_TRY(spend_entries(esp, pending.version));
-  std::string reason = pending.failure;
-  if (reason.empty()) {
-    reason = "did not complete a boot: its boot tries were used up";
-    if (!entries.empty()) reason += " (" + entries.front() + ")";
-  }
-  UpdateRecord& record = record_for(history, pending, context.layout);
-  record.outcome = std::string(kRolledBack);
-  if (record.reason.empty()) record.reason = reason;
-  record.add_event("back on " + result.version + " in slot " + std::string(1, context.booted) +
-                   ": " + reason);
-  result.rolled_back = record;
-  state.pending.reset();
-  CAIRN_CHECK(save_state(context.state_dir, state));
-  return history.save(context.state_dir);
+std::optional<UpdateRecord> latest_record(const BootContext& context, const PendingSlot& update) {
+  auto history = History::load(context.state_dir);
+  if (!history) return std::nullopt;
+  if (auto* record = history->latest(update.version, update.slot)) return *record;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -79,58 +62,61 @@ std::string_view verdict_name(BootVerdict verdict) {
 
 Expected<BootAssessment> assess_boot(const BootContext& context, const HealthConfig& config,
                                      BootSeams seams) {
-  auto state = CAIRN_TRY(load_state(context.state_dir));
-  auto history = CAIRN_TRY(History::load(context.state_dir));
   BootAssessment result{.version = context.layout.slot(context.booted).version(),
                         .slot = context.booted};
-
-  bool other_pending = state.pending && state.pending->slot != context.booted;
-  if (other_pending && state.pending->install_boot_id != context.boot_id) {
-    CAIRN_CHECK(record_rollback(context, state, history, seams.esp, result));
+  std::optional<PendingSlot> observed;
+  {
+    auto lifecycle = CAIRN_TRY(open_lifecycle(context));
+    const HostState& state = lifecycle.state();
+    bool on_other_slot = state.pending && state.pending->slot != context.booted;
+    if (on_other_slot && state.phase != Phase::installing &&
+        (state.phase == Phase::failed || state.pending->install_boot_id != context.boot_id)) {
+      // The update never came up, or failed its window: this boot is its rollback.
+      PendingSlot update = *state.pending;
+      CAIRN_CHECK(lifecycle.record_rollback(seams.esp, result.version, context.booted));
+      result.rolled_back = latest_record(context, update);
+    }
+    const HostState& now = lifecycle.state();
+    if (!now.pending || now.pending->slot != context.booted || now.phase == Phase::installing) {
+      // Nothing under observation (or an update installed during this very boot).
+      return one_round(config, seams, std::move(result));
+    }
+    if (now.phase == Phase::failed) {
+      // It failed, but the reboot away from it never happened (a power cut): again.
+      CAIRN_TRY(spend_entries_of(seams.esp, now.pending->version));
+      CAIRN_CHECK(seams.manager.reboot());
+      result.verdict = BootVerdict::failed;
+      result.report.reason = now.pending->failure;
+      return result;
+    }
+    CAIRN_CHECK(lifecycle.start_observing(config.window));
+    observed = *lifecycle.state().pending;
   }
-
-  if (!state.pending || state.pending->slot != context.booted) {
-    // Nothing under observation (or an update installed during this very boot): one round.
-    result.report = observe(seams.checks, std::chrono::seconds(0), config.interval, seams.clock,
-                            seams.on_round);
-    result.verdict = result.report.healthy ? BootVerdict::healthy : BootVerdict::unhealthy;
-    return result;
-  }
-
-  PendingSlot& pending = *state.pending;
-  UpdateRecord* record = &record_for(history, pending, context.layout);
-  record->outcome = std::string(kObserving);
-  record->add_event("booted from slot " + std::string(1, pending.slot) + "; observing for " +
-                    std::to_string(config.window.count()) + " s");
-  CAIRN_CHECK(history.save(context.state_dir));  // a crash in the window leaves a trace
 
   result.report =
       observe(seams.checks, config.window, config.interval, seams.clock, seams.on_round);
-  record = &record_for(history, pending, context.layout);
-  record->checks = result.report.last_round;
-  record->warnings = result.report.warnings;
   std::string window_text =
       std::to_string(result.report.rounds) + " rounds in " + seconds_text(result.report.seconds);
+
+  auto lifecycle = CAIRN_TRY(open_lifecycle(context));
+  const HostState& state = lifecycle.state();
+  if (state.phase != Phase::observing || !state.pending ||
+      state.pending->version != observed->version) {
+    // An administrator decided during the window (mark-good, mark-bad, rollback): theirs stands.
+    result.verdict = state.phase == Phase::committed ? BootVerdict::committed
+                     : state.phase == Phase::failed  ? BootVerdict::failed
+                                                     : BootVerdict::healthy;
+    return result;
+  }
+  lifecycle.note_checks(result.report.last_round, result.report.warnings);
   if (result.report.healthy) {
-    state.security_floor = std::max(state.security_floor, pending.security_version);
-    state.pending.reset();
-    CAIRN_CHECK(save_state(context.state_dir, state));
-    record->outcome = std::string(kCommitted);
-    record->add_event("observation window passed (" + window_text + "): committed");
-    CAIRN_CHECK(history.save(context.state_dir));
+    CAIRN_CHECK(lifecycle.commit(Verdict::health_window, window_text));
     result.verdict = BootVerdict::committed;
     return result;
   }
-
-  // Unhealthy: remember why before touching the entries, then make the old version the default.
-  pending.failure = "health check " + result.report.reason;
-  CAIRN_CHECK(save_state(context.state_dir, state));
-  record->outcome = std::string(kFailed);
-  record->reason = pending.failure;
-  record->add_event(pending.failure + " (" + window_text + "); rebooting into " +
-                    context.layout.other(context.booted).version());
-  CAIRN_CHECK(history.save(context.state_dir));
-  CAIRN_TRY(spend_entries(seams.esp, pending.version));
+  // Unhealthy: the reason is saved before the entries change, then the old version is next.
+  CAIRN_CHECK(lifecycle.mark_failed(Verdict::health_window, "health check " + result.report.reason,
+                                    seams.esp, context.booted));
   CAIRN_CHECK(seams.manager.reboot());
   result.verdict = BootVerdict::failed;
   return result;

@@ -14,6 +14,7 @@
 #include "updater/esp.hpp"
 #include "updater/health_window.hpp"
 #include "updater/history.hpp"
+#include "updater/lifecycle.hpp"
 #include "updater/slots.hpp"
 #include "updater/state.hpp"
 
@@ -24,6 +25,7 @@ struct BootContext {
   SlotLayout layout;
   char booted = 'A';
   std::string boot_id;
+  TransitionHook on_transition = {};
 };
 
 struct BootSeams {

@@ -2,6 +2,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 
@@ -18,7 +19,7 @@ Error from_bus_error(const sd_bus_error* error, int r) {
   std::string message = error && error->message ? error->message : std::strerror(-r);
   Errc code = Errc::process;
   if (name.starts_with(std::string(kInterface) + ".Error.")) {
-    for (int i = 1; i <= static_cast<int>(Errc::internal); ++i) {
+    for (int i = 1; i <= static_cast<int>(kLastErrc); ++i) {
       if (bus_error_name(static_cast<Errc>(i)) == name) code = static_cast<Errc>(i);
     }
   } else if (name == SD_BUS_ERROR_ACCESS_DENIED) {
@@ -33,12 +34,24 @@ struct Call {
   Expected<InstallResult> result = fail(Errc::internal, "no answer");
 };
 
+// The daemon's Progress signal, back into the same Progress calls a local install makes.
 int on_progress(sd_bus_message* message, void* userdata, sd_bus_error*) {
   auto* call = static_cast<Call*>(userdata);
   const char* stage = nullptr;
-  double fraction = 0;
-  if (sd_bus_message_read(message, "sd", &stage, &fraction) >= 0) {
-    call->progress->stage_fraction(stage, fraction);
+  const char* event = nullptr;
+  double fraction = 0, seconds = 0;
+  std::uint64_t done = 0, total = 0;
+  if (sd_bus_message_read(message, "ssdttd", &stage, &event, &fraction, &done, &total, &seconds) <
+      0) {
+    return 0;
+  }
+  std::string_view kind = event;
+  if (kind == "started") {
+    call->progress->stage_started(stage);
+  } else if (kind == "finished") {
+    call->progress->stage_finished(stage, std::chrono::duration<double>(seconds));
+  } else {
+    call->progress->stage_bytes(stage, done, total);
   }
   return 0;
 }
@@ -52,12 +65,15 @@ int on_reply(sd_bus_message* reply, void* userdata, sd_bus_error*) {
   }
   const char* version = nullptr;
   const char* slot = nullptr;
-  if (sd_bus_message_read(reply, "ss", &version, &slot) < 0) {
+  const char* entry = nullptr;
+  std::uint64_t security_version = 0;
+  if (sd_bus_message_read(reply, "ssst", &version, &slot, &entry, &security_version) < 0 ||
+      slot[0] == 0) {
     call->result = fail(Errc::process, "unexpected reply from " + std::string(kBusName));
     return 0;
   }
-  call->result =
-      InstallResult{.slot = slot[0], .version = version, .entry = new_entry_name(version)};
+  call->result = InstallResult{
+      .slot = slot[0], .version = version, .entry = entry, .security_version = security_version};
   return 0;
 }
 
@@ -127,6 +143,19 @@ Status call_daemon(const char* method) {
     return std::unexpected(cause);
   }
   return {};
+}
+
+Expected<nlohmann::json> daemon_host() {
+  auto bus = CAIRN_TRY(open_system_bus());
+  ScopedBusError error;
+  char* text = nullptr;
+  int r = sd_bus_get_property_string(bus.get(), kBusName, kObjectPath, kInterface, "Host",
+                                     &error.error, &text);
+  if (r < 0) return fail(Errc::unavailable, "reading the daemon's Host: " + error.describe(r));
+  std::unique_ptr<char, decltype(&free)> owned(text, free);
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  if (!json.is_object()) return fail(Errc::process, "the daemon's Host is not a JSON object");
+  return json;
 }
 
 Expected<std::pair<char, std::string>> rollback_via_daemon() {

@@ -2,6 +2,7 @@
 // (one process owns the slots) and shows its Progress signals.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 
@@ -16,7 +17,11 @@ bool daemon_available();
 // Calls Install(source) and feeds the daemon's Progress signals to `progress` until it answers.
 Expected<InstallResult> install_via_daemon(const std::string& source, Progress& progress);
 
-// Calls a method without arguments or results (MarkGood, MarkBad).
+// The host options the daemon serves (its Host property): disk, state, trust, esp, booted,
+// machine_class.
+Expected<nlohmann::json> daemon_host();
+
+// Calls a method without arguments or results (MarkGood, MarkBad, Cancel).
 Status call_daemon(const char* method);
 
 // Calls Rollback(): the slot and version the next boot starts.

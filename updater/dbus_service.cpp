@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "updater/history.hpp"
+#include "updater/install_job.hpp"
 #include "updater/sd_bus_ptr.hpp"
+#include "updater/status.hpp"
 
 namespace cairn::updater {
 
@@ -21,144 +23,190 @@ struct SlotUnref {
 struct EventUnref {
   void operator()(sd_event* event) const { sd_event_unref(event); }
 };
+struct EventSourceUnref {
+  void operator()(sd_event_source* source) const { sd_event_source_unref(source); }
+};
 
 struct Service {
   HostOptions host;
   sd_bus* bus = nullptr;
+  std::unique_ptr<InstallJobs> jobs;
+  BusMessage install_call;  // the Install() call to answer when the job ends
+  std::string install_source;
   std::string last_result = "{}";
-};
-
-// Progress as D-Bus signals, flushed at once so clients see them while the install runs.
-class SignalProgress final : public Progress {
- public:
-  explicit SignalProgress(sd_bus* bus) : bus_(bus) {}
-  void stage_started(std::string_view stage) override { emit(stage, 0.0); }
-  void stage_detail(std::string_view, std::string_view) override {}
-  void stage_fraction(std::string_view stage, double fraction) override {
-    if (fraction - last_ < 0.01 && fraction < 1.0) return;
-    emit(stage, fraction);
-  }
-  void stage_finished(std::string_view stage, std::chrono::duration<double>) override {
-    emit(stage, 1.0);
-  }
-
- private:
-  void emit(std::string_view stage, double fraction) {
-    last_ = fraction;
-    std::string name(stage);
-    sd_bus_emit_signal(bus_, kObjectPath, kInterface, "Progress", "sd", name.c_str(), fraction);
-    sd_bus_flush(bus_);
-  }
-  sd_bus* bus_;
-  double last_ = 0;
 };
 
 int reply_error(sd_bus_error* error, const Error& cause) {
   return sd_bus_error_set(error, bus_error_name(cause.code()).c_str(), cause.describe().c_str());
 }
 
-int method_install(sd_bus_message* message, void* userdata, sd_bus_error* error) {
-  auto* service = static_cast<Service*>(userdata);
-  const char* source = nullptr;
-  if (int r = sd_bus_message_read(message, "s", &source); r < 0) return r;
-  SignalProgress progress(service->bus);
-  auto result = run_install(source, service->host, progress);
-  nlohmann::json summary{{"source", source}, {"ok", result.has_value()}};
+// Everything a change of the host's state can change, for clients that watch properties.
+void emit_state_changed(Service& service) {
+  sd_bus_emit_properties_changed(service.bus, kObjectPath, kInterface, "Pending", "Phase",
+                                 "SecurityFloor", "SlotA", "SlotB", "Status", "History",
+                                 "LastResult", "Installing", nullptr);
+}
+
+void emit_progress(Service& service, const ProgressEvent& event) {
+  double fraction = event.kind == ProgressEvent::Kind::finished ? 1.0
+                    : event.total > 0 ? static_cast<double>(event.done) / static_cast<double>(event.total)
+                                      : 0.0;
+  std::string kind(progress_kind_name(event.kind));
+  sd_bus_emit_signal(service.bus, kObjectPath, kInterface, "Progress", "ssdttd",
+                     event.stage.c_str(), kind.c_str(), fraction, event.done, event.total,
+                     event.seconds);
+}
+
+// The job ended: answer the Install() call, tell everyone.
+void finish_install(Service& service, Expected<InstallResult> result) {
+  nlohmann::json summary{{"source", service.install_source}, {"ok", result.has_value()}};
   if (result) {
     summary["version"] = result->version;
     summary["slot"] = std::string(1, result->slot);
+    summary["entry"] = result->entry;
+    summary["security_version"] = result->security_version;
   } else {
     summary["error"] = result.error().describe();
+    summary["code"] = std::string(errc_name(result.error().code()));
   }
-  service->last_result = summary.dump();
+  service.last_result = summary.dump();
+  if (service.install_call) {
+    if (result) {
+      std::string slot(1, result->slot);
+      sd_bus_reply_method_return(service.install_call.get(), "ssst", result->version.c_str(),
+                                 slot.c_str(), result->entry.c_str(), result->security_version);
+    } else {
+      sd_bus_error error = SD_BUS_ERROR_NULL;
+      reply_error(&error, result.error());
+      sd_bus_reply_method_error(service.install_call.get(), &error);
+      sd_bus_error_free(&error);
+    }
+    service.install_call.reset();
+  }
   sd_bus_emit_signal(
-      service->bus, kObjectPath, kInterface, "Completed", "bs",
+      service.bus, kObjectPath, kInterface, "Completed", "bs",
       static_cast<int>(result.has_value()),
       result ? ("installed " + result->version).c_str() : result.error().describe().c_str());
-  sd_bus_emit_properties_changed(service->bus, kObjectPath, kInterface, "LastResult", "Pending",
-                                 "SlotA", "SlotB", "History", nullptr);
-  if (!result) return reply_error(error, result.error());
-  std::string slot(1, result->slot);
-  return sd_bus_reply_method_return(message, "ss", result->version.c_str(), slot.c_str());
+  emit_state_changed(service);
 }
 
-int method_mark_good(sd_bus_message* message, void* userdata, sd_bus_error* error) {
-  auto* service = static_cast<Service*>(userdata);
-  if (auto status = mark_good(service->host); !status) return reply_error(error, status.error());
-  sd_bus_emit_properties_changed(service->bus, kObjectPath, kInterface, "Pending", "SecurityFloor",
-                                 nullptr);
+int on_job_wake(sd_event_source*, int, uint32_t, void* userdata) {
+  auto& service = *static_cast<Service*>(userdata);
+  for (const auto& event : service.jobs->take_events()) emit_progress(service, event);
+  if (auto result = service.jobs->take_result()) finish_install(service, std::move(*result));
+  return 0;
+}
+
+int method_install(sd_bus_message* message, void* userdata, sd_bus_error* error) {
+  auto& service = *static_cast<Service*>(userdata);
+  const char* source = nullptr;
+  if (int r = sd_bus_message_read(message, "s", &source); r < 0) return r;
+  HostOptions host = service.host;
+  std::string wanted = source;
+  auto started = service.jobs->start([host, wanted](Progress& progress, std::stop_token stop) {
+    return run_install(wanted, host, progress, stop);
+  });
+  // A second Install is answered at once; the first one goes on.
+  if (!started) return reply_error(error, started.error());
+  service.install_call.reset(sd_bus_message_ref(message));
+  service.install_source = wanted;
+  sd_bus_emit_properties_changed(service.bus, kObjectPath, kInterface, "Installing", nullptr);
+  return 1;  // answered when the job ends
+}
+
+int method_cancel(sd_bus_message* message, void* userdata, sd_bus_error* error) {
+  auto& service = *static_cast<Service*>(userdata);
+  if (!service.jobs->cancel()) {
+    return reply_error(error, Error(Errc::invalid_input, "no install is running"));
+  }
   return sd_bus_reply_method_return(message, "");
 }
 
-int method_mark_bad(sd_bus_message* message, void* userdata, sd_bus_error* error) {
-  auto* service = static_cast<Service*>(userdata);
-  if (auto status = mark_bad(service->host); !status) return reply_error(error, status.error());
-  sd_bus_emit_properties_changed(service->bus, kObjectPath, kInterface, "Pending", nullptr);
+int method_mark(sd_bus_message* message, void* userdata, sd_bus_error* error) {
+  auto& service = *static_cast<Service*>(userdata);
+  bool good = std::string_view(sd_bus_message_get_member(message)) == "MarkGood";
+  auto status = good ? mark_good(service.host) : mark_bad(service.host);
+  if (!status) return reply_error(error, status.error());
+  emit_state_changed(service);
   return sd_bus_reply_method_return(message, "");
 }
 
 int method_rollback(sd_bus_message* message, void* userdata, sd_bus_error* error) {
-  auto* service = static_cast<Service*>(userdata);
-  auto plan = rollback(service->host);
+  auto& service = *static_cast<Service*>(userdata);
+  auto plan = rollback(service.host);
   if (!plan) return reply_error(error, plan.error());
-  sd_bus_emit_properties_changed(service->bus, kObjectPath, kInterface, "Pending", nullptr);
+  emit_state_changed(service);
   std::string slot(1, plan->to_slot);
   return sd_bus_reply_method_return(message, "ss", plan->to_version.c_str(), slot.c_str());
 }
 
-Expected<std::string> slot_version(const HostOptions& host, char name) {
-  auto layout = CAIRN_TRY(read_slot_layout(host.disk));
-  return layout.slot(name).version();
+// The daemon's own host options: a client passing others is not talking about this host.
+nlohmann::json host_json(const HostOptions& host) {
+  return {{"disk", host.disk.string()},     {"state", host.state.string()},
+          {"trust", host.trust.string()},   {"esp", host.esp.string()},
+          {"booted", host.booted},          {"machine_class", host.machine_class}};
 }
 
 int property_get(sd_bus*, const char*, const char*, const char* property, sd_bus_message* reply,
                  void* userdata, sd_bus_error* error) {
-  auto* service = static_cast<Service*>(userdata);
+  auto& service = *static_cast<Service*>(userdata);
   std::string_view name = property;
-  if (name == "LastResult") return sd_bus_message_append(reply, "s", service->last_result.c_str());
+  if (name == "LastResult") return sd_bus_message_append(reply, "s", service.last_result.c_str());
+  if (name == "Installing") return sd_bus_message_append(reply, "b", service.jobs->running());
+  if (name == "Host") return sd_bus_message_append(reply, "s", host_json(service.host).dump().c_str());
   if (name == "History") {
-    auto history = History::load(service->host.state);
+    auto history = History::load(service.host.state);
     if (!history) return reply_error(error, history.error());
     return sd_bus_message_append(reply, "s", history->to_json().dump().c_str());
   }
-  if (name == "SecurityFloor" || name == "Pending") {
-    auto state = load_state(service->host.state);
-    if (!state) return reply_error(error, state.error());
-    if (name == "SecurityFloor") return sd_bus_message_append(reply, "t", state->security_floor);
+  // Everything else is the one status view the CLI prints too.
+  auto status = read_status(service.host);
+  if (!status) return reply_error(error, status.error());
+  if (name == "Status") return sd_bus_message_append(reply, "s", status_json(*status).dump().c_str());
+  if (name == "SecurityFloor") return sd_bus_message_append(reply, "t", status->security_floor);
+  if (name == "Phase") {
+    return sd_bus_message_append(reply, "s", std::string(phase_name(status->phase)).c_str());
+  }
+  if (name == "Pending") {
     std::string pending =
-        state->pending ? std::string(1, state->pending->slot) + " " + state->pending->version : "";
+        status->update ? std::string(1, status->update->slot) + " " + status->update->version : "";
     return sd_bus_message_append(reply, "s", pending.c_str());
   }
   if (name == "Booted") {
-    auto layout = read_slot_layout(service->host.disk);
-    if (!layout) return reply_error(error, layout.error());
-    auto booted = booted_slot(*layout, service->host.booted);
-    std::string value = booted ? std::string(1, *booted) : "";
+    std::string value = status->booted ? std::string(1, *status->booted) : "";
     return sd_bus_message_append(reply, "s", value.c_str());
   }
-  auto version = slot_version(service->host, name == "SlotB" ? 'B' : 'A');
-  if (!version) return reply_error(error, version.error());
-  return sd_bus_message_append(reply, "s", version->c_str());
+  return sd_bus_message_append(reply, "s", status->slot(name == "SlotB" ? 'B' : 'A').version.c_str());
 }
 
 const sd_bus_vtable kVtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_NAMES("Install", "s", SD_BUS_PARAM(source), "ss",
-                             SD_BUS_PARAM(version) SD_BUS_PARAM(slot), method_install,
-                             SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD("MarkGood", "", "", method_mark_good, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD("MarkBad", "", "", method_mark_bad, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("Install", "s", SD_BUS_PARAM(source), "ssst",
+                             SD_BUS_PARAM(version) SD_BUS_PARAM(slot) SD_BUS_PARAM(entry)
+                                 SD_BUS_PARAM(security_version),
+                             method_install, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("Cancel", "", "", method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("MarkGood", "", "", method_mark, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("MarkBad", "", "", method_mark, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("Rollback", "", "", "ss", SD_BUS_PARAM(version) SD_BUS_PARAM(slot),
                              method_rollback, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_PROPERTY("SlotA", "s", property_get, 0, 0),
-    SD_BUS_PROPERTY("SlotB", "s", property_get, 0, 0),
+    SD_BUS_PROPERTY("SlotA", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+    SD_BUS_PROPERTY("SlotB", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
     SD_BUS_PROPERTY("Booted", "s", property_get, 0, 0),
     SD_BUS_PROPERTY("Pending", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Phase", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("SecurityFloor", "t", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Installing", "b", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("LastResult", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    // The update history as JSON (what `cairn-update history --json` prints).
+    // `cairn-update status --json` and `history --json`, as properties.
+    SD_BUS_PROPERTY("Status", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
     SD_BUS_PROPERTY("History", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
-    SD_BUS_SIGNAL_WITH_NAMES("Progress", "sd", SD_BUS_PARAM(stage) SD_BUS_PARAM(fraction), 0),
+    SD_BUS_PROPERTY("Host", "s", property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_SIGNAL_WITH_NAMES("Progress", "ssdttd",
+                             SD_BUS_PARAM(stage) SD_BUS_PARAM(event) SD_BUS_PARAM(fraction)
+                                 SD_BUS_PARAM(bytes_done) SD_BUS_PARAM(bytes_total)
+                                     SD_BUS_PARAM(seconds),
+                             0),
     SD_BUS_SIGNAL_WITH_NAMES("Completed", "bs", SD_BUS_PARAM(success) SD_BUS_PARAM(message), 0),
     SD_BUS_VTABLE_END};
 
@@ -170,7 +218,7 @@ std::string bus_error_name(Errc code) {
   std::string name = std::string(kInterface) + ".Error.";
   bool upper = true;
   for (char c : errc_name(code)) {
-    if (c == '-') {
+    if (c == '-' || c == '_') {
       upper = true;
       continue;
     }
@@ -181,10 +229,11 @@ std::string bus_error_name(Errc code) {
 }
 
 Status run_daemon(const HostOptions& host) {
-  Service service{.host = host};
+  Service service{.host = host, .jobs = CAIRN_TRY(InstallJobs::create())};
   sd_bus* raw_bus = nullptr;
-  if (int r = sd_bus_open_system(&raw_bus); r < 0)
+  if (int r = sd_bus_open_system(&raw_bus); r < 0) {
     return bus_error(r, "connecting to the system bus");
+  }
   std::unique_ptr<sd_bus, BusUnref> bus(raw_bus);
   service.bus = bus.get();
   sd_bus_slot* raw_slot = nullptr;
@@ -207,12 +256,23 @@ Status run_daemon(const HostOptions& host) {
   sigprocmask(SIG_BLOCK, &signals, nullptr);
   sd_event_add_signal(event.get(), nullptr, SIGTERM, nullptr, nullptr);  // default: exit loop
   sd_event_add_signal(event.get(), nullptr, SIGINT, nullptr, nullptr);
+  sd_event_source* raw_wake = nullptr;
+  if (int r = sd_event_add_io(event.get(), &raw_wake, service.jobs->wake_fd(), EPOLLIN,
+                              on_job_wake, &service);
+      r < 0) {
+    return bus_error(r, "watching the install thread");
+  }
+  std::unique_ptr<sd_event_source, EventSourceUnref> wake(raw_wake);
   if (int r = sd_bus_attach_event(bus.get(), event.get(), SD_EVENT_PRIORITY_NORMAL); r < 0) {
     return bus_error(r, "attaching the bus to the event loop");
   }
   sd_notify(0, "READY=1\nSTATUS=Waiting for bundles");
-  if (int r = sd_event_loop(event.get()); r < 0) return bus_error(r, "event loop");
+  int r = sd_event_loop(event.get());
   sd_notify(0, "STOPPING=1");
+  // An install still running is cancelled (its target left unbootable) before the process ends.
+  service.jobs->cancel();
+  service.jobs.reset();
+  if (r < 0) return bus_error(r, "event loop");
   return {};
 }
 

@@ -1,13 +1,21 @@
 // cairn-update's D-Bus service, org.cairn.Update1 on the system bus (sd-bus), run by
 // cairn-update.service (Type=notify). Interface org.cairn.Update1 at /org/cairn/Update1:
-//   Install(s source) → (s version, s slot)   a bundle file path; one install at a time
-//   MarkGood()                                the pending slot booted well: raise the floor
-//   MarkBad()                                 the pending slot failed: remove its boot entry
-//   Rollback() → (s version, s slot)          the next boot starts the other slot's version
-//   properties SlotA, SlotB (versions, "" when empty), Booted, Pending ("" or "B 1.2.0"),
-//              SecurityFloor (t), LastResult (s, JSON of the last Install),
-//              History (s, JSON: every update, its steps, checks and outcome)
-//   signals Progress(s stage, d fraction), Completed(b success, s message)
+//   Install(s source) → (s version, s slot, s entry, t security_version)
+//                         a bundle file path or URL; runs off the event loop (install_job.hpp),
+//                         answered when it ends; a second Install while one runs: Error.Busy
+//   Cancel()              stops the running install; its target slot is left unbootable
+//   MarkGood()            the pending update booted well: commit it (its floor)
+//   MarkBad()             the pending update failed: the other slot's version boots next
+//   Rollback() → (s version, s slot)   the next boot starts the other slot's version
+//   properties  Status (s, JSON: what `cairn-update status --json` prints), Phase, SlotA, SlotB
+//               (versions with a boot entry, "" otherwise), Booted, Pending ("" or "B 1.2.0"),
+//               SecurityFloor (t), Installing (b), LastResult (s, JSON of the last Install),
+//               History (s, JSON: every update, its steps, checks and outcome), Host (s, JSON:
+//               the disk, state and trust directories this daemon serves)
+//   signals     Progress(s stage, s event, d fraction, t bytes_done, t bytes_total, d seconds)
+//                 event: "started", "bytes" or "finished" (with the stage's seconds)
+//               Completed(b success, s message)
+// Properties answer during an install: the status view reads without taking the update lock.
 // Who may call what is the bus policy's job (org.cairn.Update1.conf: root and group
 // cairn-admin change state; anyone reads properties).
 #pragma once

@@ -9,6 +9,7 @@
 #include "common/fs.hpp"
 #include "common/os_release.hpp"
 #include "common/pe.hpp"
+#include "common/uki_signature.hpp"
 #include "updater/history.hpp"
 #include "updater/source.hpp"
 
@@ -27,66 +28,6 @@ Expected<std::string> running_root_partuuid() {
   auto at = cmdline.find(kRootDataKey);
   if (at == std::string::npos) return std::string();
   return cmdline.substr(at + kRootDataKey.size(), 36);
-}
-
-// Passes progress on and keeps each step's duration for the update history.
-class StepRecorder final : public Progress {
- public:
-  explicit StepRecorder(Progress& next) : next_(next) {}
-  void stage_started(std::string_view stage) override { next_.stage_started(stage); }
-  void stage_detail(std::string_view stage, std::string_view detail) override {
-    next_.stage_detail(stage, detail);
-  }
-  void stage_fraction(std::string_view stage, double fraction) override {
-    next_.stage_fraction(stage, fraction);
-  }
-  void stage_finished(std::string_view stage, std::chrono::duration<double> took) override {
-    steps.push_back({std::string(stage), took.count()});
-    next_.stage_finished(stage, took);
-  }
-  std::vector<StepTiming> steps;
-
- private:
-  Progress& next_;
-};
-
-// Adds the install (or its failure) to the history; a history that cannot be written does not
-// undo an install that worked.
-void record_install(const HostOptions& host, const std::string& source, const SlotLayout& layout,
-                    char booted, const Expected<InstallResult>& result,
-                    std::vector<StepTiming> steps) {
-  auto history = History::load(host.state);
-  if (!history) return;
-  UpdateRecord record{.from_version = layout.slot(booted).version(),
-                      .slot = layout.other(booted).name,
-                      .source = source,
-                      .steps = std::move(steps)};
-  if (result) {
-    record.version = result->version;
-    record.security_version = result->security_version;
-    record.outcome = std::string(kInstalled);
-    record.add_event("installed into slot " + std::string(1, result->slot) + " as " +
-                     result->entry);
-  } else {
-    record.outcome = std::string(kInstallFailed);
-    record.reason = result.error().describe();
-    record.add_event("install failed: " + record.reason);
-  }
-  history->add(std::move(record));
-  (void)history->save(host.state);
-}
-
-// An administrator's verdict on the pending update, added to its history record.
-void note_outcome(const HostOptions& host, const PendingSlot& pending, std::string_view outcome,
-                  std::string reason, std::string event) {
-  auto history = History::load(host.state);
-  if (!history) return;
-  UpdateRecord* record = history->latest(pending.version, pending.slot);
-  if (!record) return;
-  record->outcome = std::string(outcome);
-  if (!reason.empty()) record->reason = std::move(reason);
-  record->add_event(std::move(event));
-  (void)history->save(host.state);
 }
 
 }  // namespace
@@ -167,118 +108,158 @@ Expected<std::uint64_t> running_image_security_version(const HostOptions& host,
                   " (" + (version.empty() ? "empty" : version) + ") has no boot entry on the ESP");
 }
 
+namespace {
+
+// What every operation on the slots needs: the layout, the running slot, the ESP, and an
+// interrupted install undone first.
+struct HostContext {
+  SlotLayout layout;
+  char booted = 'A';
+  SystemProcessRunner runner;
+  std::unique_ptr<Esp> esp;
+};
+
+Expected<std::unique_ptr<HostContext>> open_host(const HostOptions& host) {
+  auto context = std::make_unique<HostContext>();
+  context->layout = CAIRN_TRY(read_slot_layout(host.disk));
+  context->booted = CAIRN_TRY(booted_slot(context->layout, host.booted));
+  context->esp = open_esp(host, context->layout, context->runner);
+  return context;
+}
+
+Status recover(const HostOptions& host, Lifecycle& lifecycle, HostContext& context) {
+  if (!lifecycle.state().pending) return {};
+  auto device = CAIRN_TRY(DiskSlotDevice::open(host.disk));
+  CAIRN_TRY(lifecycle.recover(device, *context.esp, context.layout, context.booted));
+  return {};
+}
+
+// The UKI must be signed for the Secure Boot db the image trusts: the firmware would refuse it
+// after three failed boots otherwise.
+std::function<Status(const fs::path&)> uki_check(const HostOptions& host) {
+  fs::path db_cert = host.trust / "db.crt";
+  return [db_cert](const fs::path& uki) { return check_uki_signature(uki, db_cert); };
+}
+
+}  // namespace
+
 Status record_image_floor(const HostOptions& host, const SlotLayout& layout, char booted,
                           Esp& esp) {
-  auto state = CAIRN_TRY(load_state(host.state));
+  auto lifecycle = CAIRN_TRY(Lifecycle::open(host.state, host.on_transition));
+  const HostState& state = lifecycle.state();
   // A version on trial is not the host's yet: its security version becomes the floor when it
   // commits (or never, when it fails and the host goes back).
   if (state.pending && state.pending->slot == booted) return {};
-  auto image_floor = CAIRN_TRY(running_image_security_version(host, layout, booted, esp));
-  if (state.security_floor >= image_floor) return {};
-  state.security_floor = image_floor;
-  return save_state(host.state, state);
+  return lifecycle.raise_floor(CAIRN_TRY(running_image_security_version(host, layout, booted, esp)));
 }
 
 Status mark_good(const HostOptions& host) {
-  auto state = CAIRN_TRY(load_state(host.state));
-  if (!state.pending) return fail(Errc::invalid_input, "no update is pending");
-  state.security_floor = std::max(state.security_floor, state.pending->security_version);
-  PendingSlot pending = *state.pending;
-  state.pending.reset();
-  CAIRN_CHECK(save_state(host.state, state));
-  note_outcome(host, pending, kCommitted, "", "marked good by an administrator: committed");
-  return {};
+  auto lifecycle = CAIRN_TRY(Lifecycle::open(host.state, host.on_transition));
+  auto context = CAIRN_TRY(open_host(host));
+  CAIRN_CHECK(recover(host, lifecycle, *context));
+  return lifecycle.commit(Verdict::administrator, "");
 }
 
 Status mark_bad(const HostOptions& host) {
-  auto state = CAIRN_TRY(load_state(host.state));
-  if (!state.pending) return fail(Errc::invalid_input, "no update is pending");
-  auto layout = CAIRN_TRY(read_slot_layout(host.disk));
-  SystemProcessRunner runner;
-  auto esp = open_esp(host, layout, runner);
-  for (const auto& entry : CAIRN_TRY(esp->list_entries())) {
-    if (entry_is_version(entry, state.pending->version)) CAIRN_CHECK(esp->remove_entry(entry));
-  }
-  PendingSlot pending = *state.pending;
-  state.pending.reset();
-  CAIRN_CHECK(save_state(host.state, state));
-  note_outcome(host, pending, kFailed, "marked bad by an administrator",
-               "marked bad by an administrator: boot entry removed");
-  return {};
-}
-
-Expected<InstallResult> run_install(const std::string& source, const HostOptions& host,
-                                    Progress& progress) {
-  auto layout = CAIRN_TRY(read_slot_layout(host.disk));
-  InstallTarget target{.layout = layout,
-                       .booted = CAIRN_TRY(booted_slot(layout, host.booted)),
-                       .machine_class = CAIRN_TRY(machine_class(host)),
-                       .boot_id = current_boot_id()};
-  StepRecorder recorder(progress);
-  auto result = [&]() -> Expected<InstallResult> {
-    SystemProcessRunner runner;
-    auto esp = open_esp(host, layout, runner);
-    // The running image's floor, unless it is itself on trial (then the floor is what the host
-    // committed to, in state.json).
-    auto state = CAIRN_TRY(load_state(host.state));
-    if (!state.pending || state.pending->slot != target.booted) {
-      target.image_security_version =
-          CAIRN_TRY(running_image_security_version(host, layout, target.booted, *esp));
-    }
-    auto verifier = CAIRN_TRY(CmsVerifier::load(host.trust));
-    auto bundle = CAIRN_TRY(BundleSource::open(source, {.ca_file = host.ca_file}));
-    auto reader = BundleReader::open_fd(bundle.fd(), bundle.name(),
-                                        [&bundle](std::uint64_t end, std::uint64_t padded_end) {
-                                          return bundle.check_end(end, padded_end);
-                                        });
-    if (!reader) return std::unexpected(bundle.explain(std::move(reader.error())));
-    auto installed =
-        install_bundle(*reader, verifier, *esp, target,
-                       {.state_dir = host.state, .work_dir = host.state / "tmp"}, recorder);
-    if (!installed) return std::unexpected(bundle.explain(std::move(installed.error())));
-    CAIRN_CHECK(bundle.finish());
-    return installed;
-  }();
-  // Another install holding the lock is not an update of this host: nothing to report.
-  if (result || result.error().code() != Errc::busy) {
-    record_install(host, source, layout, target.booted, result, std::move(recorder.steps));
-  }
-  return result;
-}
-
-Expected<BootAssessment> run_health(const HostOptions& host, const UpdateConfig& config,
-                                    const RoundObserver& on_round) {
-  auto layout = CAIRN_TRY(read_slot_layout(host.disk));
-  BootContext context{.state_dir = host.state,
-                      .layout = layout,
-                      .booted = CAIRN_TRY(booted_slot(layout, host.booted)),
-                      .boot_id = current_boot_id()};
-  SystemProcessRunner runner;
-  SystemdManager manager;
-  SystemClock clock;
-  auto esp = open_esp(host, layout, runner);
-  // The running image's floor is recorded at every boot, so a host whose /var was wiped has it
-  // back at once. Not fatal here: the health verdict must not depend on it, and every install
-  // reads it again and refuses loudly when it cannot.
-  (void)record_image_floor(host, layout, context.booted, *esp);
-  auto checks = configured_checks(config.health, manager, runner);
-  return assess_boot(
-      context, config.health,
-      {.esp = *esp, .manager = manager, .clock = clock, .checks = checks, .on_round = on_round});
+  auto lifecycle = CAIRN_TRY(Lifecycle::open(host.state, host.on_transition));
+  auto context = CAIRN_TRY(open_host(host));
+  CAIRN_CHECK(recover(host, lifecycle, *context));
+  return lifecycle.mark_failed(Verdict::administrator, "", *context->esp, context->booted);
 }
 
 Expected<RollbackPlan> rollback(const HostOptions& host) {
   // The same lock as an install: a rollback never races a slot being written.
-  auto lock = CAIRN_TRY(take_install_lock(host.state));
-  auto layout = CAIRN_TRY(read_slot_layout(host.disk));
-  char booted = CAIRN_TRY(booted_slot(layout, host.booted));
-  auto state = CAIRN_TRY(load_state(host.state));
-  SystemProcessRunner runner;
-  auto esp = open_esp(host, layout, runner);
-  auto plan = CAIRN_TRY(plan_rollback(layout, booted, state, CAIRN_TRY(esp->list_entries())));
-  CAIRN_CHECK(apply_rollback(plan, *esp, state));
-  CAIRN_CHECK(save_state(host.state, state));
+  auto lifecycle = CAIRN_TRY(Lifecycle::open(host.state, host.on_transition));
+  auto context = CAIRN_TRY(open_host(host));
+  CAIRN_CHECK(recover(host, lifecycle, *context));
+  auto plan = CAIRN_TRY(plan_rollback(context->layout, context->booted, lifecycle.state(),
+                                      CAIRN_TRY(context->esp->list_entries())));
+  CAIRN_CHECK(lifecycle.rollback(plan, *context->esp));
   return plan;
+}
+
+Expected<InstallResult> run_install(const std::string& source, const HostOptions& host,
+                                    Progress& progress, std::stop_token stop) {
+  auto lifecycle = CAIRN_TRY(Lifecycle::open(host.state, host.on_transition));
+  auto context = CAIRN_TRY(open_host(host));
+  CAIRN_CHECK(recover(host, lifecycle, *context));
+  InstallTarget target{.layout = context->layout,
+                       .booted = context->booted,
+                       .machine_class = CAIRN_TRY(machine_class(host)),
+                       .boot_id = current_boot_id(),
+                       .allow_downgrade = host.allow_downgrade};
+  // The running image's floor, unless it is itself on trial (then the floor is what the host
+  // committed to, in state.json).
+  const HostState& state = lifecycle.state();
+  if (!state.pending || state.pending->slot != target.booted) {
+    target.image_security_version =
+        CAIRN_TRY(running_image_security_version(host, target.layout, target.booted, *context->esp));
+  }
+  auto verifier = CmsVerifier::load(host.trust);
+  auto bundle = verifier ? BundleSource::open(source, {.ca_file = host.ca_file})
+                         : std::unexpected(verifier.error());
+  std::optional<BundleReader> reader;
+  auto refused = [&](Error why) -> Error {
+    // A refusal is an update that did not happen: it goes into the history too.
+    lifecycle.note_refused(reader ? reader->manifest_version() : "",
+                           target.layout.slot(target.booted).version(), source, why);
+    return why;
+  };
+  if (!bundle) return std::unexpected(refused(std::move(bundle.error())));
+  auto opened = BundleReader::open_fd(bundle->fd(), bundle->name(),
+                                      [&bundle](std::uint64_t end, std::uint64_t padded_end) {
+                                        return bundle->check_end(end, padded_end);
+                                      });
+  if (!opened) return std::unexpected(refused(bundle->explain(std::move(opened.error()))));
+  reader.emplace(std::move(*opened));
+  progress.stage_started("verify");
+  auto started = std::chrono::steady_clock::now();
+  auto plan = plan_install(*reader, *verifier, target, state, *context->esp);
+  if (!plan) return std::unexpected(refused(bundle->explain(std::move(plan.error()))));
+  std::chrono::duration<double> verified = std::chrono::steady_clock::now() - started;
+  plan->verify_seconds = verified.count();
+  progress.stage_finished("verify", verified);
+  auto device = CAIRN_TRY(DiskSlotDevice::open(host.disk));
+  auto installed = run_install_plan(*plan, *reader, target,
+                                    {.device = device,
+                                     .esp = *context->esp,
+                                     .lifecycle = lifecycle,
+                                     .progress = progress,
+                                     .check_uki = uki_check(host),
+                                     .work_dir = host.state / "tmp",
+                                     .stop = stop},
+                                    source);
+  if (!installed) return std::unexpected(bundle->explain(std::move(installed.error())));
+  CAIRN_CHECK(bundle->finish());
+  return installed;
+}
+
+Expected<BootAssessment> run_health(const HostOptions& host, const UpdateConfig& config,
+                                    const RoundObserver& on_round) {
+  auto context = CAIRN_TRY(open_host(host));
+  {
+    // An install a power cut interrupted is undone before anything looks at the slots.
+    auto lifecycle = CAIRN_TRY(Lifecycle::open(host.state, host.on_transition));
+    CAIRN_CHECK(recover(host, lifecycle, *context));
+  }
+  SystemdManager manager;
+  SystemClock clock;
+  // The running image's floor is recorded at every boot, so a host whose /var was wiped has it
+  // back at once. Not fatal here: the health verdict must not depend on it, and every install
+  // reads it again and refuses loudly when it cannot.
+  (void)record_image_floor(host, context->layout, context->booted, *context->esp);
+  auto checks = configured_checks(config.health, manager, context->runner);
+  return assess_boot({.state_dir = host.state,
+                      .layout = context->layout,
+                      .booted = context->booted,
+                      .boot_id = current_boot_id(),
+                      .on_transition = host.on_transition},
+                     config.health,
+                     {.esp = *context->esp,
+                      .manager = manager,
+                      .clock = clock,
+                      .checks = checks,
+                      .on_round = on_round});
 }
 
 }  // namespace cairn::updater

@@ -10,6 +10,7 @@
 #include "common/progress.hpp"
 #include "updater/boot_assessment.hpp"
 #include "updater/install.hpp"
+#include "updater/lifecycle.hpp"
 #include "updater/rollback.hpp"
 #include "updater/update_config.hpp"
 
@@ -25,6 +26,10 @@ struct HostOptions {
   std::filesystem::path ca_file;  // extra CA for https bundle URLs
   // The running image's os-release: its security version is the lowest floor this host has.
   std::filesystem::path os_release = "/usr/lib/os-release";
+  // Install a version older than the running one (an administrator's explicit choice).
+  bool allow_downgrade = false;
+  // Every lifecycle point, for the kill-at-every-transition test (lifecycle.hpp).
+  TransitionHook on_transition;
 };
 
 // The slot the running system booted: the root PARTUUID systemd-veritysetup opened.
@@ -48,20 +53,18 @@ Expected<std::uint64_t> running_image_security_version(const HostOptions& host,
 // booted slot is pending: a version on trial raises the floor only when it commits.
 Status record_image_floor(const HostOptions& host, const SlotLayout& layout, char booted, Esp& esp);
 
-// The pending slot booted well: its security version becomes the anti-rollback floor and
-// nothing is pending any more.
+// An administrator's verdict on the pending update (lifecycle.hpp): good commits it (its
+// security version becomes the floor); bad makes the other slot's version the next boot.
 Status mark_good(const HostOptions& host);
-
-// The pending slot failed: its boot entries go (the firmware falls back to the running slot)
-// and nothing is pending any more.
 Status mark_bad(const HostOptions& host);
 
 // The next boot starts the other slot's version (see rollback.hpp); returns what changed.
 Expected<RollbackPlan> rollback(const HostOptions& host);
 
-// Installs the bundle at `source`: a file, "-" for stdin, or an http(s) URL (streamed).
+// Installs the bundle at `source`: a file, "-" for stdin, or an http(s) URL (streamed). A stop
+// request cancels it (Errc::cancelled), leaving the target slot unbootable.
 Expected<InstallResult> run_install(const std::string& source, const HostOptions& host,
-                                    Progress& progress);
+                                    Progress& progress, std::stop_token stop = {});
 
 using RoundObserver = std::function<void(unsigned, const std::vector<CheckResult>&)>;
 

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -17,6 +19,7 @@
 #include "updater/history.hpp"
 #include "updater/host.hpp"
 #include "updater/source.hpp"
+#include "updater/status.hpp"
 
 namespace {
 
@@ -111,6 +114,48 @@ void print_history(const History& history) {
   }
 }
 
+// The kill-at-every-transition test's hook (tests/integration/lifecycle_kill.sh): with
+// CAIRN_TEST_KILL_AT=<point>, the process ends by SIGKILL at that lifecycle point, as a power cut
+// or the OOM killer would end it. Unset (always, outside that test), nothing happens.
+TransitionHook kill_hook() {
+  const char* wanted = std::getenv("CAIRN_TEST_KILL_AT");
+  if (wanted == nullptr || *wanted == 0) return {};
+  return [point = std::string(wanted)](std::string_view reached) {
+    if (reached == point) ::raise(SIGKILL);
+  };
+}
+
+// Options that name a host: through the daemon they must be the daemon's own (its Host
+// property), or the CLI would answer for another host than the one it names.
+Status check_daemon_serves(const HostOptions& host, const std::vector<std::string>& given) {
+  if (given.empty()) return {};
+  auto served = CAIRN_TRY(daemon_host());
+  auto same = [&](const std::string& option) -> bool {
+    auto value = [&](const std::string& key) { return served.value(key, std::string()); };
+    std::error_code ec;
+    auto same_path = [&](const fs::path& mine, const std::string& theirs) {
+      return fs::weakly_canonical(mine, ec) == fs::weakly_canonical(theirs, ec);
+    };
+    if (option == "--disk") return same_path(host.disk, value("disk"));
+    if (option == "--state") return same_path(host.state, value("state"));
+    if (option == "--trust") return same_path(host.trust, value("trust"));
+    if (option == "--esp") return same_path(host.esp, value("esp"));
+    if (option == "--booted") return host.booted == value("booted");
+    if (option == "--machine-class") return host.machine_class == value("machine_class");
+    return false;  // --ca-file, --allow-downgrade: the daemon has no such setting
+  };
+  for (const auto& option : given) {
+    if (!same(option)) {
+      return fail(Errc::invalid_input,
+                  option + " differs from what the cairn-update daemon serves (" + served.dump() +
+                      "): pass --local to act from this process instead");
+    }
+  }
+  return {};
+}
+
+void print_json(const nlohmann::json& json) { std::cout << json.dump(2) << "\n"; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,30 +165,38 @@ int main(int argc, char** argv) {
   bool json = false;
   app.add_flag("--json", json, "print the result as JSON on stdout");
   HostOptions host;
-  app.add_option("--disk", host.disk,
-                 "disk (block device or image file) holding the slots (default: the disk of the "
-                 "running root)");
-  app.add_option("--booted", host.booted, "the running slot (default: from /proc/cmdline)");
-  app.add_option("--esp", host.esp, "mounted ESP (default: /efi, or inside an image file)");
-  app.add_option("--trust", host.trust, "trust anchors for bundle signatures")
-      ->capture_default_str();
-  app.add_option("--state", host.state, "state directory")->capture_default_str();
-  app.add_option("--machine-class", host.machine_class,
-                 "this host's machine class (default: /usr/lib/cairn/machine-class)");
+  auto* disk_opt = app.add_option(
+      "--disk", host.disk,
+      "disk (block device or image file) holding the slots (default: the disk of the running "
+      "root)");
+  auto* booted_opt =
+      app.add_option("--booted", host.booted, "the running slot (default: from /proc/cmdline)")
+          ->check(CLI::IsMember({"A", "B"}));
+  auto* esp_opt =
+      app.add_option("--esp", host.esp, "mounted ESP (default: /efi, or inside an image file)");
+  auto* trust_opt = app.add_option("--trust", host.trust, "trust anchors for bundle signatures")
+                        ->capture_default_str();
+  auto* state_opt =
+      app.add_option("--state", host.state, "state directory")->capture_default_str();
+  auto* class_opt = app.add_option("--machine-class", host.machine_class,
+                                   "this host's machine class (default: /usr/lib/cairn/machine-class)");
+  bool local = false;
+  app.add_flag("--local", local, "act in this process even when the cairn-update daemon runs");
 
   std::string source;
   auto* install_cmd = app.add_subcommand("install", "install a bundle into the inactive slot");
   install_cmd->add_option("source", source, "bundle file, - for stdin, or an http(s):// URL")
       ->required();
-  install_cmd->add_option("--ca-file", host.ca_file,
-                          "extra CA certificate(s) trusted for https URLs");
-  bool local = false;
-  install_cmd->add_flag("--local", local,
-                        "install in this process even when the cairn-update daemon runs");
-  auto* status_cmd = app.add_subcommand("status", "show the slots and what is pending");
-  auto* good_cmd =
-      app.add_subcommand("mark-good", "the pending slot booted well: raise the security floor");
-  auto* bad_cmd = app.add_subcommand("mark-bad", "the pending slot failed: remove its boot entry");
+  auto* ca_opt = install_cmd->add_option("--ca-file", host.ca_file,
+                                         "extra CA certificate(s) trusted for https URLs");
+  auto* downgrade_opt = install_cmd->add_flag(
+      "--allow-downgrade", host.allow_downgrade,
+      "install a version older than the running one (the security floor still applies)");
+  auto* status_cmd = app.add_subcommand("status", "show the slots, the booted one and the update");
+  auto* good_cmd = app.add_subcommand("mark-good", "the pending update booted well: commit it");
+  auto* bad_cmd = app.add_subcommand(
+      "mark-bad", "the pending update failed: the other slot's version boots next");
+  auto* cancel_cmd = app.add_subcommand("cancel", "stop the install the daemon is running");
   auto* rollback_cmd = app.add_subcommand(
       "rollback", "boot the other slot's version next (this slot's entry stays in the menu)");
   auto* health_cmd = app.add_subcommand(
@@ -160,36 +213,60 @@ int main(int argc, char** argv) {
       "daemon", "serve org.cairn.Update1 on the system bus (cairn-update.service)");
   CLI11_PARSE(app, argc, argv);
 
+  host.on_transition = kill_hook();
   StderrProgress progress(json);
+  auto failed = [&](const Error& error) { return report_error("cairn-update", error, json); };
   // The history is the state directory's alone: no disk needed.
   if (history_cmd->parsed()) {
     auto history = History::load(host.state);
-    if (!history) return report_error("cairn-update", history.error(), json);
+    if (!history) return failed(history.error());
     if (json) {
-      std::cout << history->to_json().dump(2) << "\n";
+      print_json(history->to_json());
     } else {
       print_history(*history);
     }
     return 0;
   }
+  std::vector<std::string> host_options;
+  for (auto* option : {disk_opt, booted_opt, esp_opt, trust_opt, state_opt, class_opt, ca_opt,
+                       downgrade_opt}) {
+    if (option->count() > 0) host_options.push_back(option->get_name());
+  }
+  bool via_daemon = !local && !daemon_cmd->parsed() && !health_cmd->parsed() &&
+                    !status_cmd->parsed() && !(install_cmd->parsed() && source == "-") &&
+                    daemon_available();
+  if (via_daemon) {
+    if (auto served = check_daemon_serves(host, host_options); !served) {
+      std::fprintf(stderr, "cairn-update: %s\n", served.error().describe().c_str());
+      return 2;
+    }
+  }
+  if (cancel_cmd->parsed()) {
+    if (!daemon_available()) return failed(Error(Errc::invalid_input, "no cairn-update daemon runs"));
+    auto cancelled = call_daemon("Cancel");
+    if (!cancelled) return failed(cancelled.error());
+    if (json) print_json({{"ok", true}});
+    if (!json) std::printf("The install was asked to stop; its target slot stays unbootable.\n");
+    return 0;
+  }
   if (host.disk.empty()) {
     auto disk = default_disk();
-    if (!disk) return report_error("cairn-update", disk.error(), json);
+    if (!disk) return failed(disk.error());
     host.disk = *disk;
   }
   if (daemon_cmd->parsed()) {
     auto served = run_daemon(host);
-    return served ? 0 : report_error("cairn-update", served.error(), json);
+    return served ? 0 : failed(served.error());
   }
   if (health_cmd->parsed()) {
     auto config = load_update_config(config_root);
-    if (!config) return report_error("cairn-update", config.error(), json);
+    if (!config) return failed(config.error());
     auto assessed = run_health(host, *config, [&](unsigned round, const auto& results) {
       if (!json) print_round(round, results);
     });
-    if (!assessed) return report_error("cairn-update", assessed.error(), json);
+    if (!assessed) return failed(assessed.error());
     if (json) {
-      std::cout << assessment_json(*assessed).dump(2) << "\n";
+      print_json(assessment_json(*assessed));
     } else {
       print_assessment(*assessed);
     }
@@ -197,28 +274,46 @@ int main(int argc, char** argv) {
         assessed->verdict == BootVerdict::healthy || assessed->verdict == BootVerdict::committed;
     return good ? 0 : 4;
   }
+  if (status_cmd->parsed()) {
+    auto status = read_status(host);
+    if (!status) return failed(status.error());
+    if (json) {
+      print_json(status_json(*status));
+    } else {
+      std::fputs(status_text(*status).c_str(), stdout);
+    }
+    return 0;
+  }
   if (good_cmd->parsed() || bad_cmd->parsed()) {
     bool good = good_cmd->parsed();
-    auto status = daemon_available() ? call_daemon(good ? "MarkGood" : "MarkBad")
-                                     : (good ? mark_good(host) : mark_bad(host));
-    return status ? 0 : report_error("cairn-update", status.error(), json);
+    auto marked = via_daemon ? call_daemon(good ? "MarkGood" : "MarkBad")
+                             : (good ? mark_good(host) : mark_bad(host));
+    if (!marked) return failed(marked.error());
+    // What it did, from the one status view.
+    auto status = read_status(host);
+    if (!status) return failed(status.error());
+    if (json) {
+      auto out = status_json(*status);
+      out["ok"] = true;
+      print_json(out);
+    } else if (status->last_update) {
+      std::printf("%s: %s\n", status->last_update->version.c_str(),
+                  status->last_update->outcome.c_str());
+    }
+    return 0;
   }
   if (rollback_cmd->parsed()) {
     Expected<std::pair<char, std::string>> next = std::pair{'?', std::string()};
-    if (daemon_available()) {
+    if (via_daemon) {
       next = rollback_via_daemon();
     } else if (auto plan = rollback(host)) {
       next = std::pair{plan->to_slot, plan->to_version};
     } else {
       next = std::unexpected(plan.error());
     }
-    if (!next) return report_error("cairn-update", next.error(), json);
+    if (!next) return failed(next.error());
     if (json) {
-      std::cout << nlohmann::json{{"ok", true},
-                                  {"slot", std::string(1, next->first)},
-                                  {"version", next->second}}
-                       .dump(2)
-                << "\n";
+      print_json({{"ok", true}, {"slot", std::string(1, next->first)}, {"version", next->second}});
     } else {
       std::printf("The next boot starts %s from slot %c; reboot to roll back.\n",
                   next->second.c_str(), next->first);
@@ -228,65 +323,19 @@ int main(int argc, char** argv) {
   if (install_cmd->parsed()) {
     // One process owns the slots: when the daemon runs, it installs (a path or URL it can open;
     // stdin stays with this process).
-    bool via_daemon = !local && source != "-" && daemon_available();
     std::string daemon_source = is_url(source) ? source : fs::absolute(source).string();
     auto result = via_daemon ? install_via_daemon(daemon_source, progress)
                              : run_install(source, host, progress);
-    if (!result) return report_error("cairn-update", result.error(), json);
+    if (!result) return failed(result.error());
     if (json) {
-      std::cout << nlohmann::json{{"ok", true},
-                                  {"slot", std::string(1, result->slot)},
-                                  {"version", result->version},
-                                  {"entry", result->entry},
-                                  {"security_version", result->security_version}}
-                       .dump(2)
-                << "\n";
+      print_json({{"ok", true},
+                  {"slot", std::string(1, result->slot)},
+                  {"version", result->version},
+                  {"entry", result->entry},
+                  {"security_version", result->security_version}});
     } else {
       std::printf("Installed %s into slot %c (boot entry %s); reboot to try it.\n",
                   result->version.c_str(), result->slot, result->entry.c_str());
-    }
-    return 0;
-  }
-  if (status_cmd->parsed()) {
-    auto layout = read_slot_layout(host.disk);
-    if (!layout) return report_error("cairn-update", layout.error(), json);
-    auto state = load_state(host.state);
-    if (!state) return report_error("cairn-update", state.error(), json);
-    nlohmann::json out{
-        {"disk", host.disk.string()},
-        {"slots",
-         {{"A", {{"version", layout->a.version()}, {"partuuid", layout->a.root.uuid}}},
-          {"B", {{"version", layout->b.version()}, {"partuuid", layout->b.root.uuid}}}}},
-        {"security_floor", state->security_floor}};
-    if (auto booted = booted_slot(*layout, host.booted)) out["booted"] = std::string(1, *booted);
-    if (state->pending) {
-      out["pending"] = {{"slot", std::string(1, state->pending->slot)},
-                        {"version", state->pending->version}};
-    }
-    auto history = History::load(host.state);
-    const UpdateRecord* last =
-        history && !history->records().empty() ? &history->records().back() : nullptr;
-    if (last) {
-      out["last_update"] = {{"version", last->version},
-                            {"slot", std::string(1, last->slot)},
-                            {"outcome", last->outcome},
-                            {"reason", last->reason}};
-    }
-    if (json) {
-      std::cout << out.dump(2) << "\n";
-    } else {
-      std::printf("slot A: %s\nslot B: %s\nsecurity floor: %llu\n",
-                  layout->a.version().empty() ? "(empty)" : layout->a.version().c_str(),
-                  layout->b.version().empty() ? "(empty)" : layout->b.version().c_str(),
-                  static_cast<unsigned long long>(state->security_floor));
-      if (state->pending) {
-        std::printf("pending: %s in slot %c\n", state->pending->version.c_str(),
-                    state->pending->slot);
-      }
-      if (last) {
-        std::printf("last update: %s to slot %c: %s%s%s\n", last->version.c_str(), last->slot,
-                    last->outcome.c_str(), last->reason.empty() ? "" : " — ", last->reason.c_str());
-      }
     }
     return 0;
   }

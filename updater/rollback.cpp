@@ -53,10 +53,4 @@ Expected<RollbackPlan> plan_rollback(const SlotLayout& layout, char booted, cons
   return plan;
 }
 
-Status apply_rollback(const RollbackPlan& plan, Esp& esp, HostState& state) {
-  for (const auto& rename : plan.renames) CAIRN_CHECK(esp.rename_entry(rename.from, rename.to));
-  if (state.pending && state.pending->slot == plan.from_slot) state.pending.reset();
-  return {};
-}
-
 }  // namespace cairn::updater

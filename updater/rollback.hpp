@@ -30,11 +30,9 @@ struct RollbackPlan {
   std::vector<EntryRename> renames;  // in this order
 };
 
-// Decides what to rename, or says why there is nothing to roll back to.
+// Decides what to rename, or says why there is nothing to roll back to (the lifecycle's
+// rollback() applies it).
 Expected<RollbackPlan> plan_rollback(const SlotLayout& layout, char booted, const HostState& state,
                                      const std::vector<std::string>& entries);
-
-// Renames the entries; clears a pending update of the running slot (it is being abandoned).
-Status apply_rollback(const RollbackPlan& plan, Esp& esp, HostState& state);
 
 }  // namespace cairn::updater

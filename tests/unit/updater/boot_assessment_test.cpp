@@ -19,7 +19,8 @@ struct Host {
     HostState state{
         .security_floor = 1,
         .pending = PendingSlot{
-            .slot = 'B', .version = "1.0.1", .security_version = 2, .install_boot_id = "boot-1"}};
+            .slot = 'B', .version = "1.0.1", .security_version = 2, .install_boot_id = "boot-1"},
+        .phase = Phase::installed};
     REQUIRE(save_state(dir.path(), state));
     History history;
     history.add({.version = "1.0.1",
@@ -38,7 +39,10 @@ struct Host {
     checks.push_back(std::make_unique<ScriptedCheck>("failed-units", true,
                                                      [this](unsigned) { return units_ok; }));
     checks.push_back(std::make_unique<ScriptedCheck>(
-        "required.d/guest-net", true, [this](unsigned round) { return round < fail_at_round; }));
+        "required.d/guest-net", true, [this](unsigned round) {
+          if (round == 1 && checks_hook) checks_hook();
+          return round < fail_at_round;
+        }));
     return assess_boot(context, {.window = 120s, .interval = 30s},
                        {.esp = esp, .manager = manager, .clock = clock, .checks = checks});
   }
@@ -52,6 +56,7 @@ struct Host {
   FakeClock clock;
   std::vector<std::unique_ptr<HealthCheck>> checks;
   bool units_ok = true;
+  std::function<void()> checks_hook;  // runs during the first round
   unsigned fail_at_round = 1000;
 };
 
@@ -140,3 +145,39 @@ TEST_CASE("with nothing pending one round decides, and a failure reboots nothing
   CHECK(host.manager.reboots == 0);
   CHECK(host.esp.names_.size() == 2);
 }
+
+TEST_CASE("a failed update booted again (the reboot away never happened) is left again",
+          "[assess]") {
+  Host host;
+  host.fail_at_round = 2;
+  REQUIRE(host.boot('B', "boot-2"));
+  REQUIRE(host.manager.reboots == 1);
+  // A power cut before the reboot, and the firmware picked 1.0.1 once more.
+  host.esp.names_ = {"cairn_1.0.0.efi", "cairn_1.0.1+1-2.efi"};
+  host.fail_at_round = 1000;
+  auto again = host.boot('B', "boot-3");
+  REQUIRE(again);
+  CHECK(again->verdict == BootVerdict::failed);
+  CHECK(host.manager.reboots == 2);
+  CHECK(host.esp.names_ == std::vector<std::string>{"cairn_1.0.0.efi", "cairn_1.0.1+0-0.efi"});
+  CHECK(host.state().phase == Phase::failed);
+  CHECK(host.state().security_floor == 1);  // its passing checks this time do not commit it
+}
+
+TEST_CASE("the window holds the lock only at its transitions", "[assess]") {
+  Host host;
+  // An administrator commits while the window runs: the window's end respects it.
+  host.checks_hook = [&] {
+    auto lifecycle = Lifecycle::open(host.dir.path());
+    REQUIRE(lifecycle.has_value());
+    REQUIRE(lifecycle->commit(Verdict::administrator, ""));
+  };
+  host.fail_at_round = 2;
+  auto assessed = host.boot('B', "boot-2");
+  REQUIRE(assessed);
+  CHECK(assessed->verdict == BootVerdict::committed);
+  CHECK(host.manager.reboots == 0);
+  CHECK(host.state().phase == Phase::committed);
+  CHECK(host.state().security_floor == 2);
+}
+

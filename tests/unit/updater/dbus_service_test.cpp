@@ -12,7 +12,7 @@ using namespace cairn::updater;
 TEST_CASE("every error kind has a valid and distinct D-Bus error name", "[dbus]") {
   const std::regex valid(R"(([A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z_][A-Za-z0-9_]*)+)");
   std::set<std::string> names;
-  for (int i = 1; i <= static_cast<int>(Errc::internal); ++i) {
+  for (int i = 1; i <= static_cast<int>(kLastErrc); ++i) {
     auto name = bus_error_name(static_cast<Errc>(i));
     INFO(name);
     CHECK(std::regex_match(name, valid));

@@ -10,6 +10,7 @@
 #include "updater/esp.hpp"
 #include "updater/health_window.hpp"
 #include "updater/service_manager.hpp"
+#include "updater/slot_device.hpp"
 #include "updater/slots.hpp"
 
 namespace cairn::updater::testing {
@@ -69,6 +70,38 @@ class FakeEsp final : public Esp {
   std::string fail_on_;
   // Runs before an install; an error fails it with nothing written.
   std::function<Status(const std::string&)> on_install_;
+};
+
+// Slots in memory: each partition's bytes, each slot's identity, and a failure on demand at the
+// n-th call of an operation ("write", "sync", "verify", "identity").
+class FakeSlotDevice final : public SlotDevice {
+ public:
+  Status write(const GptPartition& partition, std::uint64_t offset,
+               std::span<const std::uint8_t> bytes) override {
+    CAIRN_CHECK(maybe_fail("write"));
+    std::string& data = partitions[partition.label];
+    if (data.size() < offset + bytes.size()) data.resize(offset + bytes.size());
+    std::copy(bytes.begin(), bytes.end(), data.begin() + static_cast<std::ptrdiff_t>(offset));
+    return {};
+  }
+  Status sync() override { return maybe_fail("sync"); }
+  Status verify(const Slot&, std::string_view) override { return maybe_fail("verify"); }
+  Status set_identity(const Slot& slot, const SlotIdentity& identity) override {
+    CAIRN_CHECK(maybe_fail("identity"));
+    identities[slot.name] = identity;
+    return {};
+  }
+  std::map<std::string, std::string> partitions;
+  std::map<char, SlotIdentity> identities;
+  std::string fail_operation;
+  int fail_at_call = 1;  // 1-based
+
+ private:
+  Status maybe_fail(const std::string& operation) {
+    if (operation != fail_operation || ++calls_[operation] != fail_at_call) return {};
+    return fail(Errc::io, operation + ": injected");
+  }
+  std::map<std::string, int> calls_;
 };
 
 class FakeServiceManager final : public ServiceManager {

@@ -1,5 +1,6 @@
-// install_bundle end to end: a real bundle stream into a real GPT disk-image file, through every
-// step (verify, retire, write, check, activate), with only the ESP faked.
+// An install plan end to end: a real bundle stream into a real GPT disk-image file (through
+// DiskSlotDevice), every step (verify, retire, write, check, identify, activate) and the real
+// lifecycle, with only the ESP faked.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -86,11 +87,12 @@ struct Host {
   TempDir dir = TempDir::create(fs::temp_directory_path(), "cairn-install-bundle-").value();
   fs::path disk = make_disk(dir.path() / "disk.img");
   testing::FakeEsp esp{kEntriesBefore};
+  std::function<Status(const fs::path&)> check_uki;
   InstallTarget target{.layout = read_slot_layout(disk).value(),
                        .booted = 'A',
                        .machine_class = "x86_64-t",
                        .boot_id = "boot-1"};
-  InstallOptions options{.state_dir = dir.path() / "state", .work_dir = dir.path()};
+  fs::path state_dir = dir.path() / "state";
 
   Expected<InstallResult> install(const Bundle& bundle) {
     fs::path file = dir.path() / "bundle.tar";
@@ -100,7 +102,20 @@ struct Host {
     REQUIRE(reader.has_value());
     AcceptingVerifier verifier;
     NullProgress progress;
-    return install_bundle(*reader, verifier, esp, target, options, progress);
+    auto lifecycle = Lifecycle::open(state_dir);
+    REQUIRE(lifecycle.has_value());
+    auto plan = plan_install(*reader, verifier, target, lifecycle->state(), esp);
+    if (!plan) return std::unexpected(plan.error());
+    auto device = DiskSlotDevice::open(disk);
+    REQUIRE(device.has_value());
+    return run_install_plan(*plan, *reader, target,
+                            {.device = *device,
+                             .esp = esp,
+                             .lifecycle = *lifecycle,
+                             .progress = progress,
+                             .check_uki = check_uki,
+                             .work_dir = dir.path()},
+                            "bundle.tar");
   }
   SlotLayout layout() const {
     auto layout = read_slot_layout(disk);
@@ -111,7 +126,7 @@ struct Host {
     return read_file(disk).value().substr(offset, size);
   }
   HostState state() const {
-    auto state = load_state(options.state_dir);
+    auto state = load_state(state_dir);
     REQUIRE(state.has_value());
     return *state;
   }
@@ -180,17 +195,35 @@ TEST_CASE("an entry that cannot be installed leaves the target empty and nothing
   CHECK_FALSE(host.state().pending.has_value());
 }
 
-TEST_CASE("state.json that cannot be saved takes the installed entry back", "[install-bundle]") {
+TEST_CASE("state.json that cannot be saved as installed leaves the target empty",
+          "[install-bundle]") {
   Host host;
-  // A directory where state.json belongs: the atomic rename onto it fails, after the entry.
-  host.esp.on_install_ = [&](const std::string&) -> Status {
-    fs::create_directories(host.options.state_dir / "state.json");
+  // A directory where state.json belongs once the slot checked out: saving `installed` fails.
+  host.check_uki = [&](const fs::path&) -> Status {
+    fs::remove(host.state_dir / "state.json");
+    fs::create_directories(host.state_dir / "state.json");
     return {};
   };
   auto result = host.install(Bundle());
   REQUIRE_FALSE(result.has_value());
   CHECK_THAT(result.error().describe(), Catch::Contains("state.json"));
   check_target_emptied(host);
+}
+
+TEST_CASE("a UKI the Secure Boot db would refuse is not installed", "[install-bundle]") {
+  Host host;
+  host.check_uki = [](const fs::path&) -> Status {
+    return fail(Errc::invalid_input, "uki.efi: not signed by the db certificate");
+  };
+  auto result = host.install(Bundle());
+  REQUIRE_FALSE(result.has_value());
+  CHECK_THAT(result.error().describe(), Catch::Contains("not signed by the db certificate"));
+  check_target_emptied(host);
+  CHECK(host.state().phase == Phase::idle);
+  auto history = History::load(host.state_dir).value();
+  REQUIRE(history.records().size() == 1);
+  CHECK(history.records()[0].outcome == "install-failed");
+  CHECK(history.records()[0].version == "2.0");
 }
 
 TEST_CASE("a UKI that does not fit on the ESP changes nothing, the rollback slot included",
@@ -237,5 +270,5 @@ TEST_CASE("a bundle below the running image's security version is refused before
   CHECK(read_file(host.disk).value() == disk_before);
   CHECK(host.esp.names_ == kEntriesBefore);
   CHECK(host.esp.reclaims_ == 0);
-  CHECK_FALSE(fs::exists(host.options.state_dir / "state.json"));
+  CHECK_FALSE(fs::exists(host.state_dir / "state.json"));
 }

@@ -61,6 +61,20 @@ TEST_CASE("compatibility: class, anti-rollback floor, running version, sizes", "
   CHECK(refusal(manifest("1.0.0"), booted_b) == "accepted");
 }
 
+TEST_CASE("an older version installs only when a downgrade is asked for", "[install]") {
+  auto t = target();  // running 1.0.0
+  CHECK_THAT(refusal(manifest("0.9.9"), t),
+             Catch::Contains("older than the running 1.0.0: pass --allow-downgrade"));
+  CHECK_THAT(refusal(manifest("1.0.0~rc1"), t), Catch::Contains("older than the running"));
+  CHECK(refusal(manifest("1.0.0.1"), t) == "accepted");
+  CHECK(refusal(manifest("1.0.1~rc1"), t) == "accepted");
+  t.allow_downgrade = true;
+  CHECK(refusal(manifest("0.9.9"), t) == "accepted");
+  // Asking for a downgrade never lowers the floor.
+  CHECK_THAT(refusal(manifest("0.9.9"), t, {.security_floor = 3}),
+             Catch::Contains("below this host's floor 3"));
+}
+
 TEST_CASE("the floor is never below the running image's security version", "[install]") {
   auto t = target();
   t.image_security_version = 3;  // no state.json: a fresh or wiped host

@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 #include <map>
 
+#include "common/fs.hpp"
 #include "unit/updater/fakes.hpp"
+#include "updater/lifecycle.hpp"
 
 using namespace cairn;
 using namespace cairn::updater;
@@ -17,6 +19,15 @@ std::string refusal(const SlotLayout& l, char booted, const HostState& state,
   auto plan = plan_rollback(l, booted, state, entries);
   return plan ? "planned" : plan.error().describe();
 }
+
+// A lifecycle in a fresh state directory, holding `state`.
+struct Saved {
+  cairn::TempDir dir =
+      cairn::TempDir::create(std::filesystem::temp_directory_path(), "cairn-rollback-").value();
+  explicit Saved(const HostState& state) { REQUIRE(save_state(dir.path(), state)); }
+  Lifecycle open() { return Lifecycle::open(dir.path()).value(); }
+  HostState state() const { return load_state(dir.path()).value(); }
+};
 
 }  // namespace
 
@@ -36,20 +47,24 @@ TEST_CASE("a committed update rolls back to the other slot's version", "[rollbac
   CHECK(plan->renames[1].to == "cairn_1.0.1+0-0.efi");
 
   FakeEsp esp({"cairn_1.0.0.efi", "cairn_1.0.1.efi"});
-  HostState state;
-  REQUIRE(apply_rollback(*plan, esp, state));
+  Saved saved({.security_floor = 1, .phase = Phase::committed});
+  REQUIRE(saved.open().rollback(*plan, esp));
+  CHECK(saved.state().phase == Phase::rolled_back);
   CHECK(esp.names_ == std::vector<std::string>{"cairn_1.0.0+3-0.efi", "cairn_1.0.1+0-0.efi"});
 }
 
 TEST_CASE("rolling back abandons a pending update of the running slot", "[rollback]") {
-  HostState state{.security_floor = 1, .pending = PendingSlot{'B', "1.0.1", 2}};
+  HostState state{.security_floor = 1,
+                  .pending = PendingSlot{'B', "1.0.1", 2},
+                  .phase = Phase::observing};
   auto plan = plan_rollback(layout("1.0.0", "1.0.1"), 'B', state,
                             {"cairn_1.0.0.efi", "cairn_1.0.1+2-1.efi"});
   REQUIRE(plan);
   FakeEsp esp({"cairn_1.0.0.efi", "cairn_1.0.1+2-1.efi"});
-  REQUIRE(apply_rollback(*plan, esp, state));
-  CHECK_FALSE(state.pending.has_value());
-  CHECK(state.security_floor == 1);
+  Saved saved(state);
+  REQUIRE(saved.open().rollback(*plan, esp));
+  CHECK_FALSE(saved.state().pending.has_value());
+  CHECK(saved.state().security_floor == 1);
   CHECK(esp.names_ == std::vector<std::string>{"cairn_1.0.0+3-0.efi", "cairn_1.0.1+0-0.efi"});
 }
 
@@ -64,21 +79,28 @@ TEST_CASE("nothing to roll back to is refused with the reason", "[rollback]") {
              Catch::Contains("slot B holds no version"));
   CHECK_THAT(refusal(layout("1.0.0", "1.0.1"), 'A', {}, {"cairn_1.0.0.efi"}),
              Catch::Contains("slot B (1.0.1) has no boot entry"));
-  HostState pending{.pending = PendingSlot{'B', "1.0.1", 1}};
+  HostState pending{.pending = PendingSlot{'B', "1.0.1", 1}, .phase = Phase::installed};
   CHECK_THAT(
       refusal(layout("1.0.0", "1.0.1"), 'A', pending, {"cairn_1.0.0.efi", "cairn_1.0.1+3-0.efi"}),
       Catch::Contains("was just installed and never booted"));
 }
 
-TEST_CASE("a failed rename stops the rollback and keeps the pending state", "[rollback]") {
-  HostState state{.pending = PendingSlot{'B', "1.0.1", 2}};
+TEST_CASE("a failed rename stops the rollback; running it again finishes it", "[rollback]") {
+  HostState state{.pending = PendingSlot{'B', "1.0.1", 2}, .phase = Phase::observing};
   auto plan = plan_rollback(layout("1.0.0", "1.0.1"), 'B', state,
                             {"cairn_1.0.0.efi", "cairn_1.0.1+2-1.efi"});
   REQUIRE(plan);
   FakeEsp esp({"cairn_1.0.0.efi", "cairn_1.0.1+2-1.efi"});
   esp.fail_on_ = "cairn_1.0.1+2-1.efi";
-  auto status = apply_rollback(*plan, esp, state);
+  Saved saved(state);
+  auto status = saved.open().rollback(*plan, esp);
   REQUIRE_FALSE(status);
   CHECK_THAT(status.error().describe(), Catch::Contains("injected"));
-  CHECK(state.pending.has_value());
+  // The first rename (fresh tries for 1.0.0) happened: both are bootable, 1.0.1 still sorts
+  // first. A second rollback from rolled-back completes it.
+  esp.fail_on_.clear();
+  auto again = plan_rollback(layout("1.0.0", "1.0.1"), 'B', saved.state(), esp.names_);
+  REQUIRE(again);
+  REQUIRE(saved.open().rollback(*again, esp));
+  CHECK(esp.names_ == std::vector<std::string>{"cairn_1.0.0+3-0.efi", "cairn_1.0.1+0-0.efi"});
 }
