@@ -18,7 +18,8 @@ class Progress {
   virtual void stage_fraction(std::string_view stage, double fraction) = 0;
   // Bytes done of a known total (an install's write); by default, as a fraction.
   virtual void stage_bytes(std::string_view stage, std::uint64_t done, std::uint64_t total) {
-    stage_fraction(stage, total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total));
+    stage_fraction(stage,
+                   total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total));
   }
   virtual void stage_finished(std::string_view stage, std::chrono::duration<double> took) = 0;
 };

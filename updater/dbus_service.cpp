@@ -49,8 +49,9 @@ void emit_state_changed(Service& service) {
 
 void emit_progress(Service& service, const ProgressEvent& event) {
   double fraction = event.kind == ProgressEvent::Kind::finished ? 1.0
-                    : event.total > 0 ? static_cast<double>(event.done) / static_cast<double>(event.total)
-                                      : 0.0;
+                    : event.total > 0
+                        ? static_cast<double>(event.done) / static_cast<double>(event.total)
+                        : 0.0;
   std::string kind(progress_kind_name(event.kind));
   sd_bus_emit_signal(service.bus, kObjectPath, kInterface, "Progress", "ssdttd",
                      event.stage.c_str(), kind.c_str(), fraction, event.done, event.total,
@@ -84,8 +85,7 @@ void finish_install(Service& service, Expected<InstallResult> result) {
     service.install_call.reset();
   }
   sd_bus_emit_signal(
-      service.bus, kObjectPath, kInterface, "Completed", "bs",
-      static_cast<int>(result.has_value()),
+      service.bus, kObjectPath, kInterface, "Completed", "bs", static_cast<int>(result.has_value()),
       result ? ("installed " + result->version).c_str() : result.error().describe().c_str());
   emit_state_changed(service);
 }
@@ -142,9 +142,9 @@ int method_rollback(sd_bus_message* message, void* userdata, sd_bus_error* error
 
 // The daemon's own host options: a client passing others is not talking about this host.
 nlohmann::json host_json(const HostOptions& host) {
-  return {{"disk", host.disk.string()},     {"state", host.state.string()},
-          {"trust", host.trust.string()},   {"esp", host.esp.string()},
-          {"booted", host.booted},          {"machine_class", host.machine_class}};
+  return {{"disk", host.disk.string()},   {"state", host.state.string()},
+          {"trust", host.trust.string()}, {"esp", host.esp.string()},
+          {"booted", host.booted},        {"machine_class", host.machine_class}};
 }
 
 int property_get(sd_bus*, const char*, const char*, const char* property, sd_bus_message* reply,
@@ -153,7 +153,8 @@ int property_get(sd_bus*, const char*, const char*, const char* property, sd_bus
   std::string_view name = property;
   if (name == "LastResult") return sd_bus_message_append(reply, "s", service.last_result.c_str());
   if (name == "Installing") return sd_bus_message_append(reply, "b", service.jobs->running());
-  if (name == "Host") return sd_bus_message_append(reply, "s", host_json(service.host).dump().c_str());
+  if (name == "Host")
+    return sd_bus_message_append(reply, "s", host_json(service.host).dump().c_str());
   if (name == "History") {
     auto history = History::load(service.host.state);
     if (!history) return reply_error(error, history.error());
@@ -162,7 +163,8 @@ int property_get(sd_bus*, const char*, const char*, const char* property, sd_bus
   // Everything else is the one status view the CLI prints too.
   auto status = read_status(service.host);
   if (!status) return reply_error(error, status.error());
-  if (name == "Status") return sd_bus_message_append(reply, "s", status_json(*status).dump().c_str());
+  if (name == "Status")
+    return sd_bus_message_append(reply, "s", status_json(*status).dump().c_str());
   if (name == "SecurityFloor") return sd_bus_message_append(reply, "t", status->security_floor);
   if (name == "Phase") {
     return sd_bus_message_append(reply, "s", std::string(phase_name(status->phase)).c_str());
@@ -176,7 +178,8 @@ int property_get(sd_bus*, const char*, const char*, const char* property, sd_bus
     std::string value = status->booted ? std::string(1, *status->booted) : "";
     return sd_bus_message_append(reply, "s", value.c_str());
   }
-  return sd_bus_message_append(reply, "s", status->slot(name == "SlotB" ? 'B' : 'A').version.c_str());
+  return sd_bus_message_append(reply, "s",
+                               status->slot(name == "SlotB" ? 'B' : 'A').version.c_str());
 }
 
 const sd_bus_vtable kVtable[] = {
@@ -257,8 +260,8 @@ Status run_daemon(const HostOptions& host) {
   sd_event_add_signal(event.get(), nullptr, SIGTERM, nullptr, nullptr);  // default: exit loop
   sd_event_add_signal(event.get(), nullptr, SIGINT, nullptr, nullptr);
   sd_event_source* raw_wake = nullptr;
-  if (int r = sd_event_add_io(event.get(), &raw_wake, service.jobs->wake_fd(), EPOLLIN,
-                              on_job_wake, &service);
+  if (int r = sd_event_add_io(event.get(), &raw_wake, service.jobs->wake_fd(), EPOLLIN, on_job_wake,
+                              &service);
       r < 0) {
     return bus_error(r, "watching the install thread");
   }

@@ -17,8 +17,8 @@
 namespace cairn::updater {
 
 // Outcomes, in the order an update goes through them.
-inline constexpr std::string_view kInstalling = "installing";  // writing (or interrupted)
-inline constexpr std::string_view kInstalled = "installed";    // waiting for its reboot
+inline constexpr std::string_view kInstalling = "installing";         // writing (or interrupted)
+inline constexpr std::string_view kInstalled = "installed";           // waiting for its reboot
 inline constexpr std::string_view kInstallFailed = "install-failed";  // nothing changed
 inline constexpr std::string_view kCancelled = "cancelled";           // stopped on request
 inline constexpr std::string_view kObserving = "observing";           // booted, window running

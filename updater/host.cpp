@@ -150,7 +150,8 @@ Status record_image_floor(const HostOptions& host, const SlotLayout& layout, cha
   // A version on trial is not the host's yet: its security version becomes the floor when it
   // commits (or never, when it fails and the host goes back).
   if (state.pending && state.pending->slot == booted) return {};
-  return lifecycle.raise_floor(CAIRN_TRY(running_image_security_version(host, layout, booted, esp)));
+  return lifecycle.raise_floor(
+      CAIRN_TRY(running_image_security_version(host, layout, booted, esp)));
 }
 
 Status mark_good(const HostOptions& host) {
@@ -192,8 +193,8 @@ Expected<InstallResult> run_install(const std::string& source, const HostOptions
   // committed to, in state.json).
   const HostState& state = lifecycle.state();
   if (!state.pending || state.pending->slot != target.booted) {
-    target.image_security_version =
-        CAIRN_TRY(running_image_security_version(host, target.layout, target.booted, *context->esp));
+    target.image_security_version = CAIRN_TRY(
+        running_image_security_version(host, target.layout, target.booted, *context->esp));
   }
   auto verifier = CmsVerifier::load(host.trust);
   auto bundle = verifier ? BundleSource::open(source, {.ca_file = host.ca_file})

@@ -194,8 +194,8 @@ Expected<InstallResult> run_install_plan(const InstallPlan& plan, BundleReader& 
       CAIRN_CHECK(seams.device.verify(plan.target, manifest.root_hash));
       return seams.check_uki ? seams.check_uki(uki) : Status{};
     }));
-    CAIRN_CHECK(steps.run(
-        "identify", [&] { return seams.device.set_identity(plan.target, plan.identity); }));
+    CAIRN_CHECK(steps.run("identify",
+                          [&] { return seams.device.set_identity(plan.target, plan.identity); }));
     CAIRN_CHECK(check_stop(seams.stop));
     CAIRN_CHECK(seams.lifecycle.install_done(steps.timings));
     // Last: the entry is what makes the slot bootable.

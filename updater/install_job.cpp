@@ -30,8 +30,10 @@ class InstallJobs::QueueProgress final : public Progress {
     stage_bytes(stage, static_cast<std::uint64_t>(fraction * 1000), 1000);
   }
   void stage_bytes(std::string_view stage, std::uint64_t done, std::uint64_t total) override {
-    jobs_.post(
-        {.kind = ProgressEvent::Kind::bytes, .stage = std::string(stage), .done = done, .total = total});
+    jobs_.post({.kind = ProgressEvent::Kind::bytes,
+                .stage = std::string(stage),
+                .done = done,
+                .total = total});
   }
   void stage_finished(std::string_view stage, std::chrono::duration<double> took) override {
     jobs_.post({.kind = ProgressEvent::Kind::finished,

@@ -81,7 +81,7 @@ Expected<Lifecycle> Lifecycle::open(const fs::path& state_dir, TransitionHook ho
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return cairn::fail(Errc::busy, "another update operation is running (" +
-                                  (state_dir / "install.lock").string() + " is held)");
+                                         (state_dir / "install.lock").string() + " is held)");
     }
     return fail_errno("locking " + (state_dir / "install.lock").string(), errno);
   }
@@ -96,8 +96,8 @@ void Lifecycle::reached(std::string_view point) const {
 Status Lifecycle::enter(Phase to) {
   if (!transition_allowed(state_.phase, to)) {
     return cairn::fail(Errc::invalid_input, "the update lifecycle cannot go from " +
-                                         std::string(phase_name(state_.phase)) + " to " +
-                                         std::string(phase_name(to)));
+                                                std::string(phase_name(state_.phase)) + " to " +
+                                                std::string(phase_name(to)));
   }
   HostState next = state_;
   next.phase = to;
@@ -142,9 +142,12 @@ Expected<bool> Lifecycle::recover(SlotDevice& device, Esp& esp, const SlotLayout
         entries, [&](const std::string& entry) { return entry_is_version(entry, update.version); });
   }
   if (!interrupted || update.slot == booted) return false;
-  // Never the running version's entries, whatever the state file says.
-  if (update.version != layout.slot(booted).version()) {
-    CAIRN_TRY(remove_entries_of(esp, update.version));
+  // The install may have stopped anywhere in its retire step: finish it. The entries of the
+  // version coming in and of the one the target held go (the slot is named empty, so they would
+  // boot nothing); never the running version's, whatever the state file says.
+  std::string running = layout.slot(booted).version();
+  for (const std::string& version : {update.version, layout.slot(update.slot).version()}) {
+    if (!version.empty() && version != running) CAIRN_TRY(remove_entries_of(esp, version));
   }
   CAIRN_CHECK(device.set_identity(layout.slot(update.slot), empty_slot_identity(update.slot)));
   CAIRN_CHECK(install_stopped(Error(Errc::io, "interrupted (the process ended mid-install)"), {}));
@@ -152,15 +155,17 @@ Expected<bool> Lifecycle::recover(SlotDevice& device, Esp& esp, const SlotLayout
 }
 
 Status Lifecycle::begin_install(PendingSlot update, std::string from_version, std::string source) {
-  if (state_.phase == Phase::observing || state_.phase == Phase::booting || state_.phase == Phase::failed) {
+  if (state_.phase == Phase::observing || state_.phase == Phase::booting ||
+      state_.phase == Phase::failed) {
     return cairn::fail(Errc::invalid_input,
-                "update " + state_.pending->version + " in " + slot_text(state_.pending->slot) +
-                    " is " + std::string(phase_name(state_.phase)) +
-                    ": wait for its verdict, or mark-good / mark-bad / rollback it first");
+                       "update " + state_.pending->version + " in " +
+                           slot_text(state_.pending->slot) + " is " +
+                           std::string(phase_name(state_.phase)) +
+                           ": wait for its verdict, or mark-good / mark-bad / rollback it first");
   }
   if (!transition_allowed(state_.phase, Phase::installing)) {
     return cairn::fail(Errc::invalid_input,
-                "cannot install while " + std::string(phase_name(state_.phase)));
+                       "cannot install while " + std::string(phase_name(state_.phase)));
   }
   from_version_ = std::move(from_version);
   HostState next = state_;
@@ -197,8 +202,9 @@ void Lifecycle::note_refused(std::string version, std::string from_version, std:
 
 Status Lifecycle::install_done(std::vector<StepTiming> steps) {
   CAIRN_CHECK(enter(Phase::installed));
-  note(kInstalled, "", "installed into " + slot_text(state_.pending->slot) + " as " +
-                           new_entry_name(state_.pending->version),
+  note(kInstalled, "",
+       "installed into " + slot_text(state_.pending->slot) + " as " +
+           new_entry_name(state_.pending->version),
        [&](UpdateRecord& record) { record.steps = std::move(steps); });
   return {};
 }
@@ -231,9 +237,9 @@ void Lifecycle::note_steps(std::vector<StepTiming> steps) {
 
 void Lifecycle::note_checks(std::vector<CheckResult> checks, std::vector<CheckResult> warnings) {
   note("", "", "", [&](UpdateRecord& record) {
-         record.checks = std::move(checks);
-         record.warnings = std::move(warnings);
-       });
+    record.checks = std::move(checks);
+    record.warnings = std::move(warnings);
+  });
 }
 
 Status Lifecycle::raise_floor(std::uint64_t floor) {
@@ -295,8 +301,8 @@ Status Lifecycle::record_rollback(Esp& esp, const std::string& running_version, 
 }
 
 Status Lifecycle::rollback(const RollbackPlan& plan, Esp& esp) {
-  std::string event = "rollback requested: the next boot starts " + plan.to_version +
-                      " from " + slot_text(plan.to_slot);
+  std::string event = "rollback requested: the next boot starts " + plan.to_version + " from " +
+                      slot_text(plan.to_slot);
   if (state_.pending) note(kRolledBack, "rolled back by an administrator", event);
   CAIRN_CHECK(enter(Phase::rolled_back));
   for (const auto& rename : plan.renames) CAIRN_CHECK(esp.rename_entry(rename.from, rename.to));

@@ -6,8 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -176,10 +176,10 @@ int main(int argc, char** argv) {
       app.add_option("--esp", host.esp, "mounted ESP (default: /efi, or inside an image file)");
   auto* trust_opt = app.add_option("--trust", host.trust, "trust anchors for bundle signatures")
                         ->capture_default_str();
-  auto* state_opt =
-      app.add_option("--state", host.state, "state directory")->capture_default_str();
-  auto* class_opt = app.add_option("--machine-class", host.machine_class,
-                                   "this host's machine class (default: /usr/lib/cairn/machine-class)");
+  auto* state_opt = app.add_option("--state", host.state, "state directory")->capture_default_str();
+  auto* class_opt =
+      app.add_option("--machine-class", host.machine_class,
+                     "this host's machine class (default: /usr/lib/cairn/machine-class)");
   bool local = false;
   app.add_flag("--local", local, "act in this process even when the cairn-update daemon runs");
 
@@ -228,8 +228,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::vector<std::string> host_options;
-  for (auto* option : {disk_opt, booted_opt, esp_opt, trust_opt, state_opt, class_opt, ca_opt,
-                       downgrade_opt}) {
+  for (auto* option :
+       {disk_opt, booted_opt, esp_opt, trust_opt, state_opt, class_opt, ca_opt, downgrade_opt}) {
     if (option->count() > 0) host_options.push_back(option->get_name());
   }
   bool via_daemon = !local && !daemon_cmd->parsed() && !health_cmd->parsed() &&
@@ -242,7 +242,8 @@ int main(int argc, char** argv) {
     }
   }
   if (cancel_cmd->parsed()) {
-    if (!daemon_available()) return failed(Error(Errc::invalid_input, "no cairn-update daemon runs"));
+    if (!daemon_available())
+      return failed(Error(Errc::invalid_input, "no cairn-update daemon runs"));
     auto cancelled = call_daemon("Cancel");
     if (!cancelled) return failed(cancelled.error());
     if (json) print_json({{"ok", true}});
@@ -286,19 +287,27 @@ int main(int argc, char** argv) {
   }
   if (good_cmd->parsed() || bad_cmd->parsed()) {
     bool good = good_cmd->parsed();
+    auto before = read_status(host);
+    if (!before) return failed(before.error());
     auto marked = via_daemon ? call_daemon(good ? "MarkGood" : "MarkBad")
                              : (good ? mark_good(host) : mark_bad(host));
     if (!marked) return failed(marked.error());
     // What it did, from the one status view.
-    auto status = read_status(host);
-    if (!status) return failed(status.error());
+    auto after = read_status(host);
+    if (!after) return failed(after.error());
+    std::string version = before->update ? before->update->version : "";
     if (json) {
-      auto out = status_json(*status);
+      auto out = status_json(*after);
       out["ok"] = true;
+      out["marked"] = {{"version", version}, {"verdict", good ? "good" : "bad"}};
       print_json(out);
-    } else if (status->last_update) {
-      std::printf("%s: %s\n", status->last_update->version.c_str(),
-                  status->last_update->outcome.c_str());
+    } else if (good) {
+      std::printf("%s committed; security floor %llu.\n", version.c_str(),
+                  static_cast<unsigned long long>(after->security_floor));
+    } else {
+      std::printf("%s marked bad (%s): the next boot starts slot %c's version.\n", version.c_str(),
+                  std::string(phase_name(after->phase)).c_str(),
+                  before->update && before->update->slot == 'A' ? 'B' : 'A');
     }
     return 0;
   }

@@ -51,7 +51,8 @@ class DiskSlotDevice final : public SlotDevice {
   Status set_identity(const Slot& slot, const SlotIdentity& identity) override;
 
  private:
-  DiskSlotDevice(std::filesystem::path disk, UniqueFd fd) : disk_(std::move(disk)), fd_(std::move(fd)) {}
+  DiskSlotDevice(std::filesystem::path disk, UniqueFd fd)
+      : disk_(std::move(disk)), fd_(std::move(fd)) {}
   std::filesystem::path disk_;
   UniqueFd fd_;
 };

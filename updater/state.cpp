@@ -86,7 +86,8 @@ Expected<HostState> load_state(const fs::path& state_dir) {
     if (json.contains("phase")) {
       auto name = json["phase"].get<std::string>();
       auto phase = parse_phase(name);
-      if (!phase) return fail(Errc::invalid_input, path.string() + ": unknown phase '" + name + "'");
+      if (!phase)
+        return fail(Errc::invalid_input, path.string() + ": unknown phase '" + name + "'");
       state.phase = *phase;
     } else if (state.pending) {
       // Written by a cairn-update without phases: a pending slot was installed, or had failed.
@@ -104,8 +105,7 @@ Expected<HostState> load_state(const fs::path& state_dir) {
 }
 
 Status save_state(const fs::path& state_dir, const HostState& state) {
-  nlohmann::json json{{"security_floor", state.security_floor},
-                      {"phase", phase_name(state.phase)}};
+  nlohmann::json json{{"security_floor", state.security_floor}, {"phase", phase_name(state.phase)}};
   if (state.pending) {
     json["pending"] = {{"slot", std::string(1, state.pending->slot)},
                        {"version", state.pending->version},

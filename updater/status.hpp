@@ -17,8 +17,8 @@ struct SlotStatus {
   char name = 'A';
   std::string version;  // empty: empty, retired, or its entry is gone
   std::string partuuid;
-  std::string entry;    // its boot entry's file name
-  std::string label;    // the GPT name, as written
+  std::string entry;  // its boot entry's file name
+  std::string label;  // the GPT name, as written
 };
 
 struct HostStatus {

@@ -71,9 +71,9 @@ check_eq "… and nothing is pending" 's ""' "$(prop Pending)"
 
 history=$(busctl --system --json=short get-property org.cairn.Update1 /org/cairn/Update1 \
           org.cairn.Update1 History | jq -r .data)
-check_eq "History: the install, then the refused one" "1.0.1:committed :install-failed" \
+check_eq "History: the install, then the refused one" "1.0.1:committed 1.0.0:install-failed" \
   "$(jq -r '[.updates[] | .version + ":" + .outcome] | join(" ")' <<<"$history")"
-check_eq "… with the install's steps timed" "verify retire write check activate" \
+check_eq "… with the install's steps timed" "verify retire write check identify activate" \
   "$(jq -r '[.updates[0].steps[].step] | join(" ")' <<<"$history")"
 check_contains "cairn-update history shows the refusal's reason" \
   "$("$CAIRN_UPDATE" "${host[@]}" history)" "already running"

@@ -149,7 +149,7 @@ refused "a signer outside the trust anchors" 5 "manifest signature" \
 mkdir -p "$s"
 exec 9>"$s/install.lock"
 flock 9
-refused "a second concurrent install" 3 "another install is running" update "$r" "$s" install "$work/v2.cairnb"
+refused "a second concurrent install" 3 "another update operation is running" update "$r" "$s" install "$work/v2.cairnb"
 exec 9>&-
 refused "a bundle URL that does not exist" 1 "returned error: 404" \
   update "$r" "$s" install "http://127.0.0.1:$http_port/missing.cairnb"
@@ -220,6 +220,42 @@ fill_esp() {  # leaves 8 MiB free on the ESP of disk image $1: less than any UKI
 }
 PREPARE=fill_esp refused "a UKI the ESP has no room for" 3 "does not fit on the ESP" \
   update "$r" "$s" install "$work/v2.cairnb"
+
+# What the CLI says: the booted slot, a version only while its entry exists, the phase, the last
+# update's real outcome, every verb's --json, and usage errors as such.
+c=$work/cli.img cs=$work/cli-state
+cp --sparse=always "$v1/disk.img" "$c"
+update "$c" "$cs" install "$work/v2.cairnb" >/dev/null 2>&1
+status=$(update "$c" "$cs" status --json)
+check_eq "status --json: booted, phase, both versions" "A installed 1.0.0 1.0.1" \
+  "$(jq -r '[.booted, .phase, .slots.A.version, .slots.B.version] | join(" ")' <<<"$status")"
+check_contains "status marks the booted slot" "$(update "$c" "$cs" status)" "1.0.0 (cairn_1.0.0+3-0.efi)  <- booted"
+out=$(update "$c" "$cs" --json mark-bad)
+check_eq "mark-bad --json: what it marked and where the host stands" "1.0.1 bad rolled-back" \
+  "$(jq -r '[.marked.version, .marked.verdict, .phase] | join(" ")' <<<"$out")"
+status=$(update "$c" "$cs" status --json)
+check_eq "after mark-bad: slot B shows no version (its entry is gone)" "" "$(jq -r .slots.B.version <<<"$status")"
+check_eq "after mark-bad: the last update's version and real outcome" "1.0.1 failed" \
+  "$(jq -r '[.last_update.version, .last_update.outcome] | join(" ")' <<<"$status")"
+set +e
+out=$(update "$c" "$cs" --booted C status 2>&1); code=$?
+set -e
+check_eq "--booted C: a usage error (exit 2)" 2 "$code"
+check_contains "--booted C: names the option" "$out" "--booted"
+# A downgrade: 1.0.1 runs from slot B; the 1.0.0 bundle installs only when asked for.
+update "$c" "$cs" install "$work/v2.cairnb" >/dev/null 2>&1
+"$CAIRN_UPDATE" --disk "$c" --booted B --trust "$keys_dir/trust" --state "$cs" \
+  --machine-class x86_64-minimal mark-good >/dev/null
+set +e
+out=$("$CAIRN_UPDATE" --disk "$c" --booted B --trust "$keys_dir/trust" --state "$cs" \
+  --machine-class x86_64-minimal install "$work/v1.cairnb" 2>&1); code=$?
+set -e
+check_eq "an older version: refused (exit 1)" 1 "$code"
+check_contains "an older version: says how to ask for it" "$out" "--allow-downgrade"
+check "an older version with --allow-downgrade installs" \
+  "$CAIRN_UPDATE" --disk "$c" --booted B --trust "$keys_dir/trust" --state "$cs" \
+  --machine-class x86_64-minimal install "$work/v1.cairnb" --allow-downgrade
+rm -f "$c"
 
 # A full disk: the image file lives on a file system with room for what it already holds but
 # not for slot B's data.

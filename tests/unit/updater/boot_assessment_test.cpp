@@ -16,11 +16,12 @@ namespace {
 // One host: 1.0.0 in slot A, 1.0.1 installed into slot B during boot "boot-1".
 struct Host {
   Host() : dir(*TempDir::create(fs::temp_directory_path(), "cairn-assess-")) {
-    HostState state{
-        .security_floor = 1,
-        .pending = PendingSlot{
-            .slot = 'B', .version = "1.0.1", .security_version = 2, .install_boot_id = "boot-1"},
-        .phase = Phase::installed};
+    HostState state{.security_floor = 1,
+                    .pending = PendingSlot{.slot = 'B',
+                                           .version = "1.0.1",
+                                           .security_version = 2,
+                                           .install_boot_id = "boot-1"},
+                    .phase = Phase::installed};
     REQUIRE(save_state(dir.path(), state));
     History history;
     history.add({.version = "1.0.1",
@@ -38,8 +39,8 @@ struct Host {
     checks.clear();
     checks.push_back(std::make_unique<ScriptedCheck>("failed-units", true,
                                                      [this](unsigned) { return units_ok; }));
-    checks.push_back(std::make_unique<ScriptedCheck>(
-        "required.d/guest-net", true, [this](unsigned round) {
+    checks.push_back(
+        std::make_unique<ScriptedCheck>("required.d/guest-net", true, [this](unsigned round) {
           if (round == 1 && checks_hook) checks_hook();
           return round < fail_at_round;
         }));
@@ -180,4 +181,3 @@ TEST_CASE("the window holds the lock only at its transitions", "[assess]") {
   CHECK(host.state().phase == Phase::committed);
   CHECK(host.state().security_floor == 2);
 }
-

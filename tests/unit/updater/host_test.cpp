@@ -78,9 +78,9 @@ TEST_CASE("the image floor is recorded at boot, but not while the booted version
   testing::FakeEsp esp({"cairn_1.0.0+3-0.efi", "cairn_1.0.2+2-1.efi"});
   esp.contents_["cairn_1.0.0+3-0.efi"] = uki_with_osrel("CAIRN_SECURITY_VERSION=1\n");
   esp.contents_["cairn_1.0.2+2-1.efi"] = uki_with_osrel("CAIRN_SECURITY_VERSION=2\n");
-  REQUIRE(save_state(host.state,
-                     {.pending = PendingSlot{.slot = 'B', .version = "1.0.2", .security_version = 2},
-                      .phase = Phase::observing}));
+  REQUIRE(save_state(
+      host.state, {.pending = PendingSlot{.slot = 'B', .version = "1.0.2", .security_version = 2},
+                   .phase = Phase::observing}));
   // Booted into 1.0.2 during its observation window: no floor from it.
   REQUIRE(record_image_floor(host, layout, 'B', esp));
   CHECK(load_state(host.state)->security_floor == 0);

@@ -116,12 +116,11 @@ TEST_CASE("a failure at any step leaves the target unbootable and the running sl
     std::string name, operation;
     int call;
   };
-  auto fault = GENERATE(Fault{"retire: naming the slot empty", "identity", 1},
-                        Fault{"write: the first chunk", "write", 1},
-                        Fault{"write: the verity partition", "write", 2},
-                        Fault{"write: the flush", "sync", 1},
-                        Fault{"check: the slot read back", "verify", 1},
-                        Fault{"identify: the GPT write", "identity", 2});
+  auto fault = GENERATE(
+      Fault{"retire: naming the slot empty", "identity", 1},
+      Fault{"write: the first chunk", "write", 1}, Fault{"write: the verity partition", "write", 2},
+      Fault{"write: the flush", "sync", 1}, Fault{"check: the slot read back", "verify", 1},
+      Fault{"identify: the GPT write", "identity", 2});
   INFO(fault.name);
   Host host;
   host.device.fail_operation = fault.operation;

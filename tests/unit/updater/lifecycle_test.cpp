@@ -14,9 +14,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr Phase kAll[] = {Phase::idle,      Phase::installing, Phase::installed,
-                          Phase::booting,   Phase::observing,  Phase::committed,
-                          Phase::failed,    Phase::rolled_back};
+constexpr Phase kAll[] = {Phase::idle,    Phase::installing, Phase::installed,
+                          Phase::booting, Phase::observing,  Phase::committed,
+                          Phase::failed,  Phase::rolled_back};
 
 struct Dir {
   TempDir dir = TempDir::create(fs::temp_directory_path(), "cairn-lifecycle-").value();
@@ -30,11 +30,9 @@ struct Dir {
   // 1.0.1 installed into slot B during boot-1.
   Lifecycle installed_update() {
     auto lifecycle = open();
-    REQUIRE(lifecycle.begin_install({.slot = 'B',
-                                     .version = "1.0.1",
-                                     .security_version = 2,
-                                     .install_boot_id = "boot-1"},
-                                    "1.0.0", "bundle.cairnb"));
+    REQUIRE(lifecycle.begin_install(
+        {.slot = 'B', .version = "1.0.1", .security_version = 2, .install_boot_id = "boot-1"},
+        "1.0.0", "bundle.cairnb"));
     REQUIRE(lifecycle.install_done({}));
     return lifecycle;
   }
@@ -157,7 +155,8 @@ TEST_CASE("a failed update that runs spends its entry; the next boot records the
 TEST_CASE("an interrupted install is undone by the next operation", "[lifecycle]") {
   Dir dir;
   FakeSlotDevice device;
-  SlotsHolding layout("1.0.0", "1.0.1");
+  // Slot B still named for 0.9 (the kill came before the retire step finished).
+  SlotsHolding layout("1.0.0", "0.9");
   SECTION("killed while installing") {
     auto lifecycle = dir.open();
     REQUIRE(lifecycle.begin_install({.slot = 'B', .version = "1.0.1"}, "1.0.0", "b"));
@@ -165,7 +164,7 @@ TEST_CASE("an interrupted install is undone by the next operation", "[lifecycle]
   SECTION("killed after installed was saved, before the entry") {
     auto lifecycle = dir.installed_update();
   }
-  FakeEsp esp({"cairn_1.0.0.efi", "cairn_1.0.1.efi.tmp"});
+  FakeEsp esp({"cairn_1.0.0.efi", "cairn_0.9+0-0.efi", "cairn_1.0.1.efi.tmp"});
   auto lifecycle = dir.open();
   auto recovered = lifecycle.recover(device, esp, layout, 'A');
   REQUIRE(recovered.has_value());
@@ -182,9 +181,7 @@ TEST_CASE("an interrupted install is undone by the next operation", "[lifecycle]
 TEST_CASE("a complete install is not undone, and the running slot never is", "[lifecycle]") {
   Dir dir;
   FakeSlotDevice device;
-  {
-    auto lifecycle = dir.installed_update();
-  }
+  { auto lifecycle = dir.installed_update(); }
   FakeEsp esp({"cairn_1.0.0.efi", "cairn_1.0.1+3-0.efi"});
   auto lifecycle = dir.open();
   CHECK_FALSE(lifecycle.recover(device, esp, SlotsHolding("1.0.0", "1.0.1"), 'A').value());
@@ -198,8 +195,9 @@ TEST_CASE("a complete install is not undone, and the running slot never is", "[l
 TEST_CASE("state.json from before phases gets the phase it implies; a bad one is refused",
           "[lifecycle]") {
   Dir dir;
-  REQUIRE(write_file_atomic(dir.state() / "state.json",
-                            R"({"security_floor": 1, "pending": {"slot": "B", "version": "1.0.1"}})"));
+  REQUIRE(
+      write_file_atomic(dir.state() / "state.json",
+                        R"({"security_floor": 1, "pending": {"slot": "B", "version": "1.0.1"}})"));
   CHECK(dir.saved().phase == Phase::installed);
   REQUIRE(write_file_atomic(dir.state() / "state.json",
                             R"({"security_floor": 1, "phase": "observing"})"));

@@ -54,9 +54,8 @@ TEST_CASE("a committed update rolls back to the other slot's version", "[rollbac
 }
 
 TEST_CASE("rolling back abandons a pending update of the running slot", "[rollback]") {
-  HostState state{.security_floor = 1,
-                  .pending = PendingSlot{'B', "1.0.1", 2},
-                  .phase = Phase::observing};
+  HostState state{
+      .security_floor = 1, .pending = PendingSlot{'B', "1.0.1", 2}, .phase = Phase::observing};
   auto plan = plan_rollback(layout("1.0.0", "1.0.1"), 'B', state,
                             {"cairn_1.0.0.efi", "cairn_1.0.1+2-1.efi"});
   REQUIRE(plan);
