@@ -40,8 +40,9 @@ wait_for_signal() {
 wait_for_signal NameLost
 
 interface=$(busctl --system introspect org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1)
-for member in .Install .MarkGood .MarkBad .Rollback .SlotA .SlotB .Booted .Pending .SecurityFloor \
-              .LastResult .History .Progress .Completed; do
+for member in .Install .Cancel .MarkGood .MarkBad .Rollback .SlotA .SlotB .Booted .Pending \
+              .Phase .Status .Installing .Host .SecurityFloor .LastResult .History .Progress \
+              .Completed; do
   check_contains "introspection lists $member" "$interface" "$member"
 done
 prop() { busctl --system get-property org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1 "$1"; }
@@ -82,6 +83,38 @@ check_eq "Rollback through the daemon switches the next boot to the other slot" 
   "$(busctl --system call org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1 Rollback)"
 check_eq "… by renaming entries: the running one is spent" "cairn_1.0.0+0-0.efi cairn_1.0.1+3-0.efi" \
   "$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$work/disk.img@@1M" ::/EFI/Linux | sed 's|.*/||' | sort | xargs)"
+
+# The daemon never blocks: an install fed slowly through a pipe is under way while properties,
+# the status and a second Install answer at once; Cancel() then stops it, target unbootable.
+mkfifo "$work/slow.cairnb"
+"$CAIRN_UPDATE" "${host[@]}" --json install "$work/slow.cairnb" > "$work/slow.json" 2>/dev/null &
+slow=$!
+exec 7>"$work/slow.cairnb"
+head -c $((4 * 1024 * 1024)) "$work/v2.cairnb" >&7
+for _ in $(seq 100); do [[ $(prop Phase) == 's "installing"' ]] && break; sleep 0.1; done
+check_eq "mid-install: the Phase property answers" 's "installing"' "$(prop Phase)"
+check_eq "mid-install: Installing" "b true" "$(prop Installing)"
+status=$(busctl --system --json=short get-property org.cairn.Update1 /org/cairn/Update1 \
+         org.cairn.Update1 Status | jq -r .data)
+check_eq "mid-install: the Status property (the CLI's status view)" "installing 1.0.1" \
+  "$(jq -r '[.phase, .pending.version] | join(" ")' <<<"$status")"
+set +e
+out=$(timeout 5 busctl --system call org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1 \
+      Install s "$work/v2.cairnb" 2>&1); code=$?
+set -e
+check_contains "a second Install is refused at once: Busy" "$out" "already running"
+check "Cancel() is accepted" busctl --system call org.cairn.Update1 /org/cairn/Update1 \
+  org.cairn.Update1 Cancel
+# The install notices at its next chunk: feed the rest.
+tail -c +$((4 * 1024 * 1024 + 1)) "$work/v2.cairnb" >&7 2>/dev/null || true
+exec 7>&-
+set +e; wait "$slow"; code=$?; set -e
+check_eq "the cancelled install: exit 3" 3 "$code"
+check_eq "… reported as cancelled" "cancelled" "$(jq -r .error.code "$work/slow.json")"
+check_eq "… the target holds no version" 's ""' "$(prop SlotB)"
+check_eq "… no entry boots it (only the running version's, spent by the rollback)" "cairn_1.0.0+0-0.efi" \
+  "$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$work/disk.img@@1M" ::/EFI/Linux | sed 's|.*/||' | sort | xargs)"
+check_eq "… and the lifecycle is at rest" 's "idle"' "$(prop Phase)"
 
 kill -TERM "$daemon"
 set +e
