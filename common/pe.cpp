@@ -4,19 +4,11 @@
 #include <cstring>
 
 #include "common/fs.hpp"
+#include "common/little_endian.hpp"
 
 namespace cairn {
 
 namespace {
-
-template <class T>
-T read_le(const std::string& data, std::size_t offset) {
-  T value = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) {
-    value |= static_cast<T>(static_cast<T>(static_cast<std::uint8_t>(data[offset + i])) << (8 * i));
-  }
-  return value;
-}
 
 std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
   return alignment ? (value + alignment - 1) / alignment * alignment : value;
