@@ -101,7 +101,9 @@ Expected<BundleResult> make_bundle(const std::filesystem::path& build_dir,
                                    const std::filesystem::path& keys_dir, Progress& progress) {
   auto keys = CAIRN_TRY(load_build_keys(keys_dir));
   auto signer = CAIRN_TRY(CmsSigner::load(keys.signing_key, keys.signing_cert));
-  return write_bundle({.build_dir = build_dir, .output = output}, signer, progress);
+  return write_bundle(
+      {.build_dir = build_dir, .output = output, .db_cert = keys.trust_dir / "db.crt"}, signer,
+      progress);
 }
 
 // `cairn-build audit`: the table on stdout (or JSON with --json), the report to a file; exit 5
