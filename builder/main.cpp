@@ -13,6 +13,7 @@
 #include "builder/pipeline.hpp"
 #include "builder/terminal_progress.hpp"
 #include "common/cli_errors.hpp"
+#include "common/cli_parse.hpp"
 #include "common/cms.hpp"
 #include "common/fs.hpp"
 
@@ -242,7 +243,8 @@ int main(int argc, char** argv) {
                         "a host's /proc and /sys files copied here: audit TARGET (the build "
                         "directory of the image it runs) with that host's live kernel state");
 
-  CLI11_PARSE(app, argc, argv);
+  add_version_flag(app, "cairn-build");
+  if (auto code = parse_command_line(app, "cairn-build", argc, argv)) return *code;
 
   if (audit_cmd->parsed()) {
     if (!audit_cmdline.empty()) audit_options.cmdline = audit_cmdline;
