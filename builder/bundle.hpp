@@ -1,6 +1,6 @@
-// `cairn-build bundle`: an update bundle (DESIGN.md "Update bundle", format 1) from a finished
-// build — a tar written with libarchive holding manifest.json, manifest.sig (detached CMS by the
-// signing key) and the payloads: the zstd-compressed erofs slot, its verity tree and the UKI.
+// `cairn-build bundle`: an update bundle (common/bundle_writer) from a finished build — the
+// zstd-compressed erofs slot, its verity tree and the UKI, the manifest signed by the signing key.
+// The UKI must carry a Secure Boot signature by the db key, as hosts check at install.
 #pragma once
 
 #include <filesystem>
@@ -14,6 +14,7 @@ namespace cairn::builder {
 struct BundleRequest {
   std::filesystem::path build_dir;  // out/<recipe>/<version>/ (has build.json)
   std::filesystem::path output;     // empty: <build_dir>/<recipe>_<version>.cairnb
+  std::filesystem::path db_cert;    // the Secure Boot db certificate the image ships (trust/db.crt)
   int zstd_level = 3;
 };
 

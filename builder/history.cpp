@@ -2,8 +2,8 @@
 
 #include <map>
 
+#include "builder/ostree_repo.hpp"
 #include "builder/stages/commit.hpp"
-#include "common/ostree_repo.hpp"
 
 namespace cairn::builder {
 

@@ -13,6 +13,7 @@
 #include "builder/pipeline.hpp"
 #include "builder/terminal_progress.hpp"
 #include "common/cli_errors.hpp"
+#include "common/cli_parse.hpp"
 #include "common/cms.hpp"
 #include "common/fs.hpp"
 
@@ -38,7 +39,24 @@ std::int64_t default_epoch(ProcessRunner& runner) {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
+// What a build stopped by --stop-after left: only what exists, and where.
+void print_stopped_summary(const BuildResult& result) {
+  std::fprintf(stderr, "\nStopped %s %s after stage %s (--stop-after); nothing was published.\n",
+               result.recipe.c_str(), result.version.c_str(), result.stopped_after.c_str());
+  std::fprintf(stderr, "  work tree     %s (removed by the next build)\n",
+               result.output_dir.c_str());
+  std::fprintf(stderr, "  root tree     %s\n", result.tree.c_str());
+  if (!result.commit.empty()) {
+    std::fprintf(stderr, "  commit        %s (ref %s not moved)\n", result.commit.c_str(),
+                 result.ref.c_str());
+  }
+  if (!result.root_hash.empty()) {
+    std::fprintf(stderr, "  root hash     %s\n", result.root_hash.c_str());
+  }
+}
+
 void print_build_summary(const BuildResult& result) {
+  if (!result.stopped_after.empty()) return print_stopped_summary(result);
   std::fprintf(stderr, "\nBuilt %s %s (commit %.12s, root hash %.16s…)\n", result.recipe.c_str(),
                result.version.c_str(), result.commit.c_str(), result.root_hash.c_str());
   for (const auto& artifact : result.artifacts) {
@@ -50,13 +68,22 @@ void print_build_summary(const BuildResult& result) {
   std::fprintf(stderr, "  total %.1f s\n", total);
 }
 
+// OSTree refs ("cairn/kvm-host/x86_64") and commit checksums never start with '/' or '.', nor
+// end like a disk image: such a target is a file even when it does not exist, and is reported
+// as missing rather than as a bad ref.
+bool names_a_file(std::string_view target) {
+  return target.starts_with('/') || target.starts_with('.') || target.ends_with(".img") ||
+         target.ends_with(".raw");
+}
+
 int run_inspect(const std::string& target, const std::filesystem::path& out,
                 std::filesystem::path keys, bool json, ProcessRunner& runner) {
   namespace fs = std::filesystem;
   if (keys.empty()) keys = out / "keys";
   std::error_code ec;
-  fs::path image = fs::is_directory(target, ec) ? fs::path(target) / "disk.img" : fs::path(target);
-  if (fs::is_regular_file(image, ec)) {
+  bool directory = fs::is_directory(target, ec);
+  fs::path image = directory ? fs::path(target) / "disk.img" : fs::path(target);
+  if (directory || fs::exists(fs::symlink_status(image, ec)) || names_a_file(target)) {
     fs::path db_cert = keys / "trust/db.crt";
     if (!fs::exists(db_cert, ec)) db_cert.clear();
     auto report = inspect_disk_image(image, db_cert, runner);
@@ -101,7 +128,9 @@ Expected<BundleResult> make_bundle(const std::filesystem::path& build_dir,
                                    const std::filesystem::path& keys_dir, Progress& progress) {
   auto keys = CAIRN_TRY(load_build_keys(keys_dir));
   auto signer = CAIRN_TRY(CmsSigner::load(keys.signing_key, keys.signing_cert));
-  return write_bundle({.build_dir = build_dir, .output = output}, signer, progress);
+  return write_bundle(
+      {.build_dir = build_dir, .output = output, .db_cert = keys.trust_dir / "db.crt"}, signer,
+      progress);
 }
 
 // `cairn-build audit`: the table on stdout (or JSON with --json), the report to a file; exit 5
@@ -214,7 +243,8 @@ int main(int argc, char** argv) {
                         "a host's /proc and /sys files copied here: audit TARGET (the build "
                         "directory of the image it runs) with that host's live kernel state");
 
-  CLI11_PARSE(app, argc, argv);
+  add_version_flag(app, "cairn-build");
+  if (auto code = parse_command_line(app, "cairn-build", argc, argv)) return *code;
 
   if (audit_cmd->parsed()) {
     if (!audit_cmdline.empty()) audit_options.cmdline = audit_cmdline;

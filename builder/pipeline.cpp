@@ -72,6 +72,10 @@ nlohmann::json BuildResult::to_json() const {
                         {"source_date_epoch", source_date_epoch},
                         {"rootfs_from_cache", rootfs_from_cache},
                         {"output_dir", output_dir.string()}};
+  if (!stopped_after.empty()) {
+    out["stopped_after"] = stopped_after;
+    out["tree"] = tree.string();
+  }
   out["stages"] = nlohmann::json::array();
   for (const auto& stage : stages) {
     out["stages"].push_back({{"name", stage.name}, {"seconds", stage.seconds}});
@@ -224,6 +228,15 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
   auto work = CAIRN_TRY(TempDir::create(options.out_dir, ".build-" + recipe.name + "-"));
   fs::path artifacts = work.path() / "artifacts";
   fs::create_directories(artifacts);
+  // --stop-after: the work tree stays for inspection (the next build removes it), and the result
+  // says what exists and where; nothing is published.
+  auto stop = [&](std::string_view stage, const fs::path& tree) {
+    result.stopped_after = stage;
+    result.tree = tree;
+    result.output_dir = work.path();  // before keep(), which forgets the path
+    work.keep();
+    return result;
+  };
 
   RootfsInput rootfs_input{.sources = sources,
                            .suite = recipe.suite,
@@ -237,7 +250,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
     return build_rootfs(rootfs_input, runner, progress);
   }));
   result.rootfs_from_cache = rootfs.from_cache;
-  if (stop_here(options, "rootfs")) return result;
+  if (stop_here(options, "rootfs")) return stop("rootfs", rootfs.tree);
 
   CustomizeInput customize_input{.base_tree = rootfs.tree,
                                  .work_dir = work.path(),
@@ -266,11 +279,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
         return output;
       }));
   result.kernel_version = custom.kernel_version;
-  if (stop_here(options, "customize")) {
-    result.output_dir = work.path();  // before keep(), which forgets the path
-    work.keep();
-    return result;
-  }
+  if (stop_here(options, "customize")) return stop("customize", custom.tree);
 
   // The image must pass its own profile before it is committed: a failed required check fails
   // the build, and nothing reaches out/.
@@ -284,11 +293,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                                              .vars = hardening_vars}));
     return {};
   }));
-  if (stop_here(options, "audit")) {
-    result.output_dir = work.path();  // before keep(), which forgets the path
-    work.keep();
-    return result;
-  }
+  if (stop_here(options, "audit")) return stop("audit", custom.tree);
 
   fs::path repo = options.out_dir / "repo";
   fs::path staging_repo = options.out_dir / "cache/staging-repo";
@@ -305,7 +310,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                                progress);
   }));
   result.commit = commit.checksum;
-  if (stop_here(options, "commit")) return result;
+  if (stop_here(options, "commit")) return stop("commit", custom.tree);
 
   auto slot = CAIRN_TRY(run_stage("slot", result, progress, [&]() -> Expected<SlotImageOutput> {
     // The slot is made from what was committed, not from the working tree.
@@ -322,7 +327,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                             runner, progress);
   }));
   result.root_hash = to_hex(slot.root_hash);
-  if (stop_here(options, "slot")) return result;
+  if (stop_here(options, "slot")) return stop("slot", custom.tree);
 
   auto disk = CAIRN_TRY(image_disk(layout, recipe.name, recipe.version, slot.root_hash));
   fs::path uki_path = artifacts / (recipe.name + "_" + recipe.version + ".efi");
@@ -346,7 +351,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
          .output = uki_path},
         runner);
   }));
-  if (stop_here(options, "uki")) return result;
+  if (stop_here(options, "uki")) return stop("uki", custom.tree);
 
   CAIRN_TRY(run_stage("disk", result, progress, [&]() -> Expected<DiskImageOutput> {
     CAIRN_CHECK(write_file_atomic(work.path() / "loader.conf", kLoaderConf));
@@ -366,7 +371,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                              .output = artifacts / "disk.img"},
                             runner, progress);
   }));
-  if (stop_here(options, "disk")) return result;
+  if (stop_here(options, "disk")) return stop("disk", custom.tree);
 
   // What a host booted from this disk must show in its TPM, from the very files on its ESP.
   CAIRN_CHECK(run_stage("measure", result, progress, [&]() -> Status {
@@ -377,7 +382,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                                                                .secure_boot_db = keys.db_cert}));
     return write_measurements(measurements, signer, artifacts);
   }));
-  if (stop_here(options, "measure")) return result;
+  if (stop_here(options, "measure")) return stop("measure", custom.tree);
 
   fs::path final_dir = options.out_dir / recipe.name / recipe.version;
   CAIRN_CHECK(run_stage("finalize", result, progress, [&]() -> Status {

@@ -45,7 +45,9 @@ struct BuildResult {
   bool rootfs_from_cache = false;
   std::vector<StageTiming> stages;
   std::vector<Artifact> artifacts;
-  std::filesystem::path output_dir;
+  std::filesystem::path output_dir;  // out/<recipe>/<version>; the work tree after --stop-after
+  std::string stopped_after;         // the --stop-after stage; empty for a complete build
+  std::filesystem::path tree;        // with stopped_after: the root file system tree it left
 
   nlohmann::json to_json() const;
 };

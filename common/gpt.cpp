@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <memory>
 
 #include "common/hash.hpp"
@@ -43,10 +44,42 @@ std::string lower(std::string text) {
   return text;
 }
 
+// A disk must be there before libfdisk sees it: given a missing path, a directory or a 9-byte
+// file it fails with EINVAL or worse, and older releases assert (exit 134, issue 19). A GPT needs
+// at least a protective MBR, its header and one sector of entries.
+constexpr std::uint64_t kSmallestGptBytes = 3 * kSectorSize;
+
+Status check_disk_path(const fs::path& path) {
+  std::error_code ec;
+  auto status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) {
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return fail(Errc::io, path.string() + ": " + ec.message());
+    }
+    return fail(Errc::not_found, path.string() + " does not exist");
+  }
+  if (fs::is_block_file(status)) return {};
+  if (!fs::is_regular_file(status)) {
+    return fail(Errc::invalid_input,
+                path.string() + " is neither a disk image file nor a block device");
+  }
+  auto size = fs::file_size(path, ec);
+  if (ec) return fail(Errc::io, path.string() + ": " + ec.message());
+  if (size < kSmallestGptBytes) {
+    return fail(Errc::invalid_input, path.string() + " is " + std::to_string(size) +
+                                         " bytes: too small to be a disk with a GPT");
+  }
+  return {};
+}
+
 Expected<ContextPtr> open_context(const fs::path& path, bool read_only) {
+  CAIRN_CHECK(check_disk_path(path));
   ContextPtr context(fdisk_new_context());
   if (!context) return fail(Errc::internal, "fdisk_new_context failed");
   if (int rc = fdisk_assign_device(context.get(), path.c_str(), read_only ? 1 : 0); rc < 0) {
+    if (rc == -EINVAL) {
+      return fail(Errc::invalid_input, path.string() + " cannot be read as a disk (libfdisk)");
+    }
     return fail_errno("opening " + path.string() + " with libfdisk", -rc);
   }
   return context;
@@ -126,19 +159,23 @@ Expected<GptDisk> read_gpt(const fs::path& path) {
   }
   GptDisk disk;
   char* id = nullptr;
-  if (fdisk_get_disklabel_id(context.get(), &id) == 0 && id) {
-    disk.disk_guid = lower(id);
-    free(id);
-  }
-  disk.size_bytes = fdisk_get_nsectors(context.get()) * fdisk_get_sector_size(context.get());
+  CAIRN_CHECK(check(fdisk_get_disklabel_id(context.get(), &id),
+                    "reading the disk GUID of " + path.string()));
+  if (!id) return fail(Errc::invalid_input, path.string() + ": its GPT has no disk GUID");
+  disk.disk_guid = lower(id);
+  free(id);
+  std::uint64_t sector = fdisk_get_sector_size(context.get());
+  disk.size_bytes = fdisk_get_nsectors(context.get()) * sector;
   fdisk_table* raw_table = nullptr;
-  CAIRN_CHECK(check(fdisk_get_partitions(context.get(), &raw_table), "reading partitions"));
+  CAIRN_CHECK(check(fdisk_get_partitions(context.get(), &raw_table),
+                    "reading the partitions of " + path.string()));
   TablePtr table(raw_table);
   fdisk_iter* iter = fdisk_new_iter(FDISK_ITER_FORWARD);
+  if (!iter) return fail(Errc::internal, "fdisk_new_iter failed");
   std::unique_ptr<fdisk_iter, void (*)(fdisk_iter*)> iter_owner(iter, fdisk_free_iter);
   fdisk_partition* entry = nullptr;
-  std::uint64_t sector = fdisk_get_sector_size(context.get());
-  while (fdisk_table_next_partition(table.get(), iter, &entry) == 0) {
+  int next = 0;
+  while ((next = fdisk_table_next_partition(table.get(), iter, &entry)) == 0) {
     GptPartition part;
     part.number = fdisk_partition_get_partno(entry) + 1;
     part.start_bytes = fdisk_partition_get_start(entry) * sector;
@@ -149,10 +186,13 @@ Expected<GptDisk> read_gpt(const fs::path& path) {
       part.type_guid = lower(fdisk_parttype_get_string(type));
     }
     std::uint64_t attrs = 0;
-    fdisk_gpt_get_partition_attrs(context.get(), part.number - 1, &attrs);
+    CAIRN_CHECK(check(fdisk_gpt_get_partition_attrs(context.get(), part.number - 1, &attrs),
+                      "reading the attributes of partition " + std::to_string(part.number)));
     part.attributes = attrs;
     disk.partitions.push_back(std::move(part));
   }
+  // 1 ends the table; a negative value is an error.
+  CAIRN_CHECK(check(next < 0 ? next : 0, "reading the partitions of " + path.string()));
   return disk;
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli_errors.hpp"
+#include "common/cli_parse.hpp"
 #include "common/cms.hpp"
 #include "common/fs.hpp"
 #include "updater/dbus_client.hpp"
@@ -211,7 +212,8 @@ int main(int argc, char** argv) {
   auto* history_cmd = app.add_subcommand("history", "every update of this host and how it ended");
   auto* daemon_cmd = app.add_subcommand(
       "daemon", "serve org.cairn.Update1 on the system bus (cairn-update.service)");
-  CLI11_PARSE(app, argc, argv);
+  add_version_flag(app, "cairn-update");
+  if (auto code = parse_command_line(app, "cairn-update", argc, argv)) return *code;
 
   host.on_transition = kill_hook();
   StderrProgress progress(json);

@@ -104,7 +104,8 @@ Expected<Verdict> attest(AttestationTpm& tpm, VerifierClient& verifier, const Ag
     return fail(Errc::unavailable, "the verifier admitted this host but sent no token");
   }
   std::error_code dir_ec;
-  fs::create_directories(config.token.parent_path(), dir_ec);
+  // A bare file name (--token t.jwt) has no parent to create: it is in the current directory.
+  if (config.token.has_parent_path()) fs::create_directories(config.token.parent_path(), dir_ec);
   if (dir_ec) {
     return fail_errno("creating " + config.token.parent_path().string(), dir_ec.value());
   }

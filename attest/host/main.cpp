@@ -11,6 +11,7 @@
 
 #include "attest/host/agent.hpp"
 #include "common/cli_errors.hpp"
+#include "common/cli_parse.hpp"
 #include "common/hash.hpp"
 
 namespace {
@@ -221,12 +222,8 @@ int main(int argc, char** argv) {
   auto* check_cmd =
       app.add_subcommand("check-token", "exit 0 only with a valid token for this boot");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    int code = app.exit(error);
-    return code == 0 ? kExitOk : kExitBadInput;
-  }
+  add_version_flag(app, "cairn-attest");
+  if (auto code = parse_command_line(app, "cairn-attest", argc, argv)) return *code;
   if (*show) return run_show(options);
   if (*enroll_cmd) return run_enroll(options);
   if (*attest_cmd) return run_attest(options);

@@ -14,6 +14,7 @@
 #include "attest/verifier/admin.hpp"
 #include "attest/verifier/service.hpp"
 #include "common/cli_errors.hpp"
+#include "common/cli_parse.hpp"
 #include "common/fs.hpp"
 #include "common/pki.hpp"
 
@@ -242,12 +243,8 @@ int main(int argc, char** argv) {
   check_cmd->add_option("submission", submission_path, "QuoteSubmission JSON")->required();
   check_cmd->add_option("--nonce", nonce, "the nonce it was quoted with (base64)")->required();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    int code = app.exit(error);
-    return code == 0 ? 0 : 1;  // --help is fine; any usage error exits 1
-  }
+  add_version_flag(app, "cairn-verifier");
+  if (auto code = parse_command_line(app, "cairn-verifier", argc, argv)) return *code;
 
   if (key_cmd->parsed()) {
     auto key = load_token_key(key_path);

@@ -2,7 +2,7 @@
 
 #include <ostree.h>
 
-#include "common/ostree_repo.hpp"
+#include "builder/ostree_repo.hpp"
 
 namespace cairn::builder {
 

@@ -2,11 +2,11 @@
 
 #include <openssl/pem.h>
 
+#include "builder/uki_measure.hpp"
 #include "common/authenticode.hpp"
 #include "common/fs.hpp"
 #include "common/hash.hpp"
 #include "common/pki.hpp"
-#include "common/uki_measure.hpp"
 
 namespace cairn::builder {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "common/authenticode.hpp"
-#include "common/uki_measure.hpp"
+#include "builder/uki_measure.hpp"
 #include "fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

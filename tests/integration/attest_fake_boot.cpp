@@ -22,7 +22,7 @@
 #include "common/golden_measurements.hpp"
 #include "common/hash.hpp"
 #include "common/openssl.hpp"
-#include "common/uki_measure.hpp"
+#include "builder/uki_measure.hpp"
 
 namespace {
 

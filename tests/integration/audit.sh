@@ -142,6 +142,15 @@ status=0
 check_eq "libvirt host recipe passes anssi-hypervisor" 0 "$status"
 tree="$(jq -r .output_dir "$work/kvm-lite.json")/tree"
 check "--stop-after audit keeps the audited tree and names it" test -d "$tree/etc"
+check_eq "--stop-after audit: the JSON says where it stopped" "audit $tree" \
+  "$(jq -r '"\(.stopped_after) \(.tree)"' "$work/kvm-lite.json")"
+summary=$(<"$work/kvm-lite.err")
+check_contains "--stop-after audit: the summary says it stopped, not built" "$summary" \
+  "after stage audit (--stop-after); nothing was published"
+check_contains "--stop-after audit: the summary names the work tree" "$summary" \
+  "work tree     $(jq -r .output_dir "$work/kvm-lite.json")"
+check "--stop-after audit: no 'Built' line with an empty commit" \
+  bash -c "! grep -q 'commit ,' '$work/kvm-lite.err'"
 if [[ -d "$tree/etc" ]]; then
   audit "$tree"
   check_eq "its kept tree audited alone passes (command line unknown: skipped)" 0 "$status"

@@ -53,5 +53,44 @@ set -e
 check "missing signing keys: non-zero exit" test "$code" -ne 0
 check_contains "… names the missing file" "$out" "missing key material"
 check "… and no bundle written" test ! -e "$work/bad.cairnb"
+# --output as a bare file name: the current directory.
+set +e
+out=$(cd "$work" && "$CAIRN_BUILD" bundle "$minimal_dir" --keys "$keys_dir" --output m.cairnb 2>&1)
+code=$?
+set -e
+check_eq "--output m.cairnb: exit 0" 0 "$code"
+check "… written to the current directory, the same bytes" cmp -s "$bundle" "$work/m.cairnb"
+
+# A UKI that firmware would refuse is not bundled: unsigned, signed by another key, not a PE.
+# uki_build NAME: $work/uki-NAME, the minimal build without its UKI; expect_uki_refused NAME NEEDLE
+# bundles it once the test has put a UKI there.
+uki_build() {
+  local dir="$work/uki-$1"
+  mkdir -p "$dir"
+  cp "$minimal_dir/build.json" "$dir/"
+  ln -sf "$minimal_dir/root.erofs" "$minimal_dir/root.verity" "$dir/"
+  echo "$dir"
+}
+expect_uki_refused() {
+  local dir="$work/uki-$1"
+  set +e
+  out=$("$CAIRN_BUILD" bundle "$dir" --keys "$keys_dir" --output "$work/bad.cairnb" 2>&1); code=$?
+  set -e
+  check_eq "UKI $1: exit 1" 1 "$code"
+  check_contains "UKI $1: named as the UKI's signature" "$out" "checking the UKI's Secure Boot signature"
+  check_contains "UKI $1: says why" "$out" "$2"
+  check "UKI $1: no bundle written" test ! -e "$work/bad.cairnb"
+}
+uki=minimal_1.0.0.efi
+cp "$minimal_dir/$uki" "$(uki_build unsigned)/$uki"
+sbattach --remove "$work/uki-unsigned/$uki"
+expect_uki_refused unsigned "the image is not signed"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=foreign -days 1 -keyout "$work/foreign.key" \
+  -out "$work/foreign.crt" 2>/dev/null
+sbsign --key "$work/foreign.key" --cert "$work/foreign.crt" --output "$(uki_build foreign)/$uki" \
+  "$work/uki-unsigned/$uki" 2>/dev/null
+expect_uki_refused foreign "does not verify against the db certificate"
+printf 'MZ 9 byte' > "$(uki_build tiny)/$uki"
+expect_uki_refused tiny "not a PE32+ image"
 check "no temporary directory left" bash -c "! ls -d '$work'/.bundle-* '$minimal_dir'/.bundle-* 2>/dev/null | grep -q ."
 finish

@@ -10,7 +10,7 @@
 #include <map>
 
 #include "common/fs.hpp"
-#include "common/ostree_repo.hpp"
+#include "builder/ostree_repo.hpp"
 
 using namespace cairn;
 using namespace cairn::builder;

@@ -7,7 +7,7 @@
 
 #include "builder/stages/commit.hpp"
 #include "common/fs.hpp"
-#include "common/ostree_repo.hpp"
+#include "builder/ostree_repo.hpp"
 
 using namespace cairn;
 using namespace cairn::builder;

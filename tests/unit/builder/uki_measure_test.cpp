@@ -1,6 +1,6 @@
-// common/uki_measure against the real systemd-measure 252, on UKIs made by the builder's own UKI
+// builder/uki_measure against the real systemd-measure 252, on UKIs made by the builder's own UKI
 // stage (so it lives with the builder tests, which link that stage).
-#include "common/uki_measure.hpp"
+#include "builder/uki_measure.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -153,3 +153,21 @@ TEST_CASE("read_gpt refuses an empty file without aborting (found by tests/fuzz)
   REQUIRE_FALSE(read.has_value());
   CHECK_THAT(read.error().describe(), Catch::Contains("empty.img"));
 }
+
+TEST_CASE("read_gpt names what is not a disk before libfdisk sees it (issue 19)") {
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-gpt-").value();
+  auto expect = [](const fs::path& path, Errc code, const std::string& reason) {
+    auto read = read_gpt(path);
+    REQUIRE_FALSE(read.has_value());
+    INFO(read.error().describe());
+    CHECK(read.error().code() == code);
+    CHECK(read.error().describe() == path.string() + reason);
+  };
+  expect(dir.path() / "nonexistent.img", Errc::not_found, " does not exist");
+  expect(dir.path(), Errc::invalid_input, " is neither a disk image file nor a block device");
+  REQUIRE(write_file_atomic(dir.path() / "hostname", "localhost"));
+  expect(dir.path() / "hostname", Errc::invalid_input,
+         " is 9 bytes: too small to be a disk with a GPT");
+  expect(make_image(dir.path(), "zeros.img", {.size_bytes = MiB}), Errc::invalid_input,
+         " has no GPT partition table");
+}

@@ -5,17 +5,17 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <functional>
 
+#include "common/bundle_writer.hpp"
 #include "common/fs.hpp"
 #include "common/verity.hpp"
 #include "common/version.hpp"
-#include "unit/common/bundle_fixture.hpp"
 #include "unit/updater/fakes.hpp"
 #include "updater/install.hpp"
 
 using namespace cairn;
 using namespace cairn::updater;
-using namespace cairn::test_bundle;
 namespace fs = std::filesystem;
 
 namespace {
@@ -28,13 +28,19 @@ class AcceptingVerifier final : public SignatureVerifier {
   }
 };
 
-// Version 2.0: a 64 KiB root image, its real verity tree (so the read-back check can pass) and a
-// UKI.
+class StandInSigner final : public Signer {
+ public:
+  Expected<std::string> sign(std::string_view) override { return std::string("signed"); }
+};
+
+// Version 2.0 of image "t" for machine class "x86_64-t", security version 2: a 64 KiB root image
+// (zstd-compressed in the bundle), its real verity tree (so the read-back check can pass) and a
+// UKI, written as cairn-build writes a bundle.
 struct Bundle {
   std::string root = std::string(64 << 10, '\0'), verity, uki = "MZ fake uki 2.0";
-  std::string root_member;  // what the archive holds as root.erofs.zst
   VerityTree tree;
-  BundleManifest manifest;
+  // What happens to the archive's bytes between the builder and the host (a test corrupts them).
+  std::function<void(std::string&)> in_transit;
 
   Bundle() {
     for (std::size_t i = 0; i < root.size(); ++i) root[i] = static_cast<char>(i * 7 % 251);
@@ -42,15 +48,29 @@ struct Bundle {
     builder.update({reinterpret_cast<const std::uint8_t*>(root.data()), root.size()});
     tree = builder.finish().value();
     verity = tree.hash_area;
-    root_member = zstd(root);
-    manifest = manifest_of(root, verity, uki, tree.root_hash_hex());
   }
   std::string stream() const {
-    return tar({{"manifest.json", to_json(manifest)},
-                {"manifest.sig", "signed"},
-                {"root.erofs.zst", root_member},
-                {"root.verity", verity},
-                {"uki.efi", uki}});
+    auto dir = TempDir::create(fs::temp_directory_path(), "cairn-bundle-").value();
+    REQUIRE(write_file_atomic(dir.path() / "root.erofs", root));
+    REQUIRE(write_file_atomic(dir.path() / "root.verity", verity));
+    REQUIRE(write_file_atomic(dir.path() / "uki.efi", uki));
+    BundleContents contents{
+        .manifest = {.name = "t",
+                     .version = "2.0",
+                     .security_version = 2,
+                     .machine_class = "x86_64-t",
+                     .created = "2023-11-14T22:13:20Z",
+                     .root_hash = tree.root_hash_hex()},
+        .payloads = {{"root.erofs.zst", PayloadTarget::root, dir.path() / "root.erofs",
+                      PayloadCompression::zstd},
+                     {"root.verity", PayloadTarget::verity, dir.path() / "root.verity"},
+                     {"uki.efi", PayloadTarget::uki, dir.path() / "uki.efi"}}};
+    StandInSigner signer;
+    NullProgress progress;
+    REQUIRE(write_bundle_file(contents, signer, dir.path() / "t.cairnb", progress).has_value());
+    std::string bytes = read_file(dir.path() / "t.cairnb").value();
+    if (in_transit) in_transit(bytes);
+    return bytes;
   }
 };
 
@@ -245,14 +265,18 @@ TEST_CASE("a payload failing its hash after it was written leaves the target emp
           "[install-bundle]") {
   Host host;
   Bundle bundle;
-  std::string corrupt = bundle.root;
-  corrupt[40000] ^= 1;  // the manifest keeps the sha256 of the good bytes
-  bundle.root_member = zstd(corrupt);
+  // A bit of the verity tree flipped on the way: the root is written by then, and the verity
+  // tree too when its sha256 fails.
+  bundle.in_transit = [&](std::string& bytes) {
+    auto at = bytes.find(bundle.verity);
+    REQUIRE(at != std::string::npos);
+    bytes[at + 1000] = static_cast<char>(bytes[at + 1000] ^ 1);
+  };
   auto result = host.install(bundle);
   REQUIRE_FALSE(result.has_value());
   CHECK(result.error().code() == Errc::integrity);
   CHECK_THAT(result.error().describe(),
-             Catch::Contains("root.erofs.zst: sha256 differs from the signed manifest"));
+             Catch::Contains("root.verity: sha256 differs from the signed manifest"));
   check_target_emptied(host);
   CHECK_FALSE(host.state().pending.has_value());
 }

@@ -1,4 +1,4 @@
-#include "common/ostree_repo.hpp"
+#include "builder/ostree_repo.hpp"
 
 #include <ostree.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "common/uki_measure.hpp"
+#include "builder/uki_measure.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "common/ostree_repo.hpp"
+#include "builder/ostree_repo.hpp"
 
 #include <fcntl.h>
 #include <ostree.h>
