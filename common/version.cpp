@@ -139,7 +139,7 @@ int compare_versions(std::string_view a, std::string_view b) {
       continue;
     }
     if (a.empty() || b.empty()) return sign(a.empty(), b.empty());
-    // '-' (a release suffix) sorts before everything else: "2.0-1" < "2.0" < "2.0.1".
+    // '-' (a release suffix) sorts before '.': "2.0-1" < "2.0.1".
     if (a[0] == '-' || b[0] == '-') {
       if (int r = sign(a[0] == '-', b[0] == '-')) return r;
       a.remove_prefix(1);

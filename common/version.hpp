@@ -32,8 +32,8 @@ Status check_version(std::string_view version);
 
 // Orders two versions as the UAPI Version Format Specification does (systemd's
 // strverscmp_improved): numbers numerically, letters alphabetically, '~' before anything (even
-// the end: "2.0~rc1" < "2.0"), '-' before '.' and the end ("2.0-1" < "2.0"), and '.' after the
-// end ("2.0" < "2.0.1"). Returns <0, 0 or >0.
+// the end: "2.0~rc1" < "2.0"), a longer version after its prefix ("2.0" < "2.0-1" < "2.0.1":
+// '-' sorts before '.'). Returns <0, 0 or >0.
 int compare_versions(std::string_view a, std::string_view b);
 
 // GPT names of a slot holding `version`: "cairn_<v>" and "cairn_<v>_verity".

@@ -9,8 +9,10 @@
 
 #include "common/bundle_writer.hpp"
 #include "common/fs.hpp"
+#include "common/uki_signature.hpp"
 #include "common/verity.hpp"
 #include "common/version.hpp"
+#include "unit/common/signed_pe.hpp"
 #include "unit/updater/fakes.hpp"
 #include "updater/install.hpp"
 
@@ -106,7 +108,7 @@ const std::vector<std::string> kEntriesBefore = {"cairn_1.0.0+3-0.efi", "cairn_0
 struct Host {
   TempDir dir = TempDir::create(fs::temp_directory_path(), "cairn-install-bundle-").value();
   fs::path disk = make_disk(dir.path() / "disk.img");
-  testing::FakeEsp esp{kEntriesBefore};
+  updater::testing::FakeEsp esp{kEntriesBefore};
   std::function<Status(const fs::path&)> check_uki;
   InstallTarget target{.layout = read_slot_layout(disk).value(),
                        .booted = 'A',
@@ -232,18 +234,32 @@ TEST_CASE("state.json that cannot be saved as installed leaves the target empty"
 
 TEST_CASE("a UKI the Secure Boot db would refuse is not installed", "[install-bundle]") {
   Host host;
-  host.check_uki = [](const fs::path&) -> Status {
-    return fail(Errc::invalid_input, "uki.efi: not signed by the db certificate");
-  };
+  // The real check against a db certificate: the bundle's UKI is a 15-byte file.
+  auto db = cairn::testing::make_db_key("test db");
+  host.check_uki = [&](const fs::path& uki) { return check_uki_signature(uki, db.cert); };
   auto result = host.install(Bundle());
   REQUIRE_FALSE(result.has_value());
-  CHECK_THAT(result.error().describe(), Catch::Contains("not signed by the db certificate"));
+  CHECK(result.error().code() == Errc::invalid_input);
+  CHECK_THAT(result.error().describe(), Catch::Contains("uki.efi"));
   check_target_emptied(host);
   CHECK(host.state().phase == Phase::idle);
   auto history = History::load(host.state_dir).value();
   REQUIRE(history.records().size() == 1);
   CHECK(history.records()[0].outcome == "install-failed");
   CHECK(history.records()[0].version == "2.0");
+}
+
+TEST_CASE("a UKI signed for the db installs through the real check", "[install-bundle]") {
+  Host host;
+  auto db = cairn::testing::make_db_key("test db");
+  Bundle bundle;
+  bundle.uki =
+      cairn::testing::sign_pe(db, cairn::testing::kUkiStub, host.dir.path() / "signed.efi");
+  host.check_uki = [&](const fs::path& uki) { return check_uki_signature(uki, db.cert); };
+  auto result = host.install(bundle);
+  INFO((result ? "" : result.error().describe()));
+  REQUIRE(result.has_value());
+  CHECK(host.esp.contents_["cairn_2.0+3-0.efi"] == bundle.uki);
 }
 
 TEST_CASE("a UKI that does not fit on the ESP changes nothing, the rollback slot included",

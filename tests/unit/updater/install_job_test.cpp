@@ -58,7 +58,8 @@ TEST_CASE("an install job reports its stages and its result through the wake fd"
   CHECK_FALSE(jobs->running());
 }
 
-TEST_CASE("a second install is refused at once while one runs; cancel stops the first", "[jobs]") {
+TEST_CASE("a second install is refused at once while one runs, and cancel stops the first",
+          "[jobs]") {
   auto jobs = InstallJobs::create().value();
   std::atomic<bool> started = false;
   REQUIRE(jobs->start([&](Progress&, std::stop_token stop) -> Expected<InstallResult> {

@@ -6,14 +6,13 @@
 #include <catch2/catch.hpp>
 #include <stop_token>
 
+#include "common/bundle_writer.hpp"
 #include "common/fs.hpp"
-#include "unit/common/bundle_fixture.hpp"
 #include "unit/updater/fakes.hpp"
 #include "updater/install.hpp"
 
 using namespace cairn;
 using namespace cairn::updater;
-using namespace cairn::test_bundle;
 namespace fs = std::filesystem;
 
 namespace {
@@ -23,6 +22,11 @@ class AcceptingVerifier final : public SignatureVerifier {
   Expected<SignerIdentity> verify(std::string_view, std::string_view) override {
     return SignerIdentity{.subject = "CN=test"};
   }
+};
+
+class StandInSigner final : public Signer {
+ public:
+  Expected<std::string> sign(std::string_view) override { return std::string("signed"); }
 };
 
 // Slot A runs 1.0.0, slot B holds 0.9; the bundle is 2.0 (bundle_fixture's manifest).
@@ -44,14 +48,24 @@ struct Host {
   }
 
   Expected<InstallResult> install() {
-    std::string root(64 << 10, 'r'), verity(4096, 'v'), uki = "MZ uki 2.0";
-    auto manifest = manifest_of(root, verity, uki, std::string(64, 'a'));
-    std::string stream = tar({{"manifest.json", to_json(manifest)},
-                              {"manifest.sig", "signed"},
-                              {"root.erofs.zst", zstd(root)},
-                              {"root.verity", verity},
-                              {"uki.efi", uki}});
-    REQUIRE(write_file_atomic(dir.path() / "bundle.tar", stream).has_value());
+    // Version 2.0 for x86_64-t; the fake device does not check the root hash.
+    REQUIRE(write_file_atomic(dir.path() / "root.erofs", std::string(64 << 10, 'r')));
+    REQUIRE(write_file_atomic(dir.path() / "root.verity", std::string(4096, 'v')));
+    REQUIRE(write_file_atomic(dir.path() / "uki.efi", "MZ uki 2.0"));
+    BundleContents contents{
+        .manifest = {.name = "t",
+                     .version = "2.0",
+                     .security_version = 2,
+                     .machine_class = "x86_64-t",
+                     .created = "2023-11-14T22:13:20Z",
+                     .root_hash = std::string(64, 'a')},
+        .payloads = {{"root.erofs.zst", PayloadTarget::root, dir.path() / "root.erofs",
+                      PayloadCompression::zstd},
+                     {"root.verity", PayloadTarget::verity, dir.path() / "root.verity"},
+                     {"uki.efi", PayloadTarget::uki, dir.path() / "uki.efi"}}};
+    StandInSigner signer;
+    NullProgress written;
+    REQUIRE(write_bundle_file(contents, signer, dir.path() / "bundle.tar", written).has_value());
     auto fd = open_file(dir.path() / "bundle.tar", O_RDONLY).value();
     auto reader = BundleReader::open_fd(fd.get(), "bundle.tar");
     REQUIRE(reader.has_value());

@@ -132,7 +132,7 @@ TEST_CASE("mark-bad of an update not yet booted removes its entry and the host i
   CHECK(record.reason == "marked bad by an administrator");
 }
 
-TEST_CASE("a failed update that runs spends its entry; the next boot records the rollback",
+TEST_CASE("a failed update that runs spends its entry, and the next boot records the rollback",
           "[lifecycle]") {
   Dir dir;
   FakeEsp esp({"cairn_1.0.0.efi", "cairn_1.0.1+2-1.efi"});
@@ -192,7 +192,7 @@ TEST_CASE("a complete install is not undone, and the running slot never is", "[l
   CHECK(dir.saved().phase == Phase::installed);
 }
 
-TEST_CASE("state.json from before phases gets the phase it implies; a bad one is refused",
+TEST_CASE("state.json from before phases gets the phase it implies, and a bad one is refused",
           "[lifecycle]") {
   Dir dir;
   REQUIRE(

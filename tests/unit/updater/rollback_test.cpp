@@ -84,7 +84,7 @@ TEST_CASE("nothing to roll back to is refused with the reason", "[rollback]") {
       Catch::Contains("was just installed and never booted"));
 }
 
-TEST_CASE("a failed rename stops the rollback; running it again finishes it", "[rollback]") {
+TEST_CASE("a failed rename stops the rollback, and running it again finishes it", "[rollback]") {
   HostState state{.pending = PendingSlot{'B', "1.0.1", 2}, .phase = Phase::observing};
   auto plan = plan_rollback(layout("1.0.0", "1.0.1"), 'B', state,
                             {"cairn_1.0.0.efi", "cairn_1.0.1+2-1.efi"});
