@@ -1,6 +1,7 @@
 #include "updater/history.hpp"
 
 #include <ctime>
+#include <stdexcept>
 
 #include "common/fs.hpp"
 
@@ -11,6 +12,17 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kKeep = 100;
+
+constexpr std::pair<Outcome, std::string_view> kOutcomeNames[] = {
+    {Outcome::installing, "installing"},
+    {Outcome::installed, "installed"},
+    {Outcome::install_failed, "install-failed"},
+    {Outcome::cancelled, "cancelled"},
+    {Outcome::observing, "observing"},
+    {Outcome::committed, "committed"},
+    {Outcome::failed, "failed"},
+    {Outcome::rolled_back, "rolled-back"},
+};
 
 nlohmann::json check_json(const CheckResult& check) {
   return {{"name", check.name},
@@ -33,7 +45,7 @@ nlohmann::json record_json(const UpdateRecord& record) {
                       {"slot", std::string(1, record.slot)},
                       {"source", record.source},
                       {"security_version", record.security_version},
-                      {"outcome", record.outcome},
+                      {"outcome", outcome_name(record.outcome)},
                       {"reason", record.reason},
                       {"steps", nlohmann::json::array()},
                       {"checks", nlohmann::json::array()},
@@ -50,6 +62,12 @@ nlohmann::json record_json(const UpdateRecord& record) {
   return json;
 }
 
+Outcome outcome_from(const std::string& name) {
+  auto outcome = parse_outcome(name);
+  if (!outcome) throw std::invalid_argument("unknown outcome '" + name + "'");
+  return *outcome;
+}
+
 UpdateRecord record_from(const nlohmann::json& json) {
   UpdateRecord record{.id = json.at("id").get<std::uint64_t>(),
                       .version = json.at("version").get<std::string>(),
@@ -57,7 +75,7 @@ UpdateRecord record_from(const nlohmann::json& json) {
                       .slot = json.value("slot", std::string("B")) == "A" ? 'A' : 'B',
                       .source = json.value("source", std::string()),
                       .security_version = json.value("security_version", std::uint64_t{0}),
-                      .outcome = json.at("outcome").get<std::string>(),
+                      .outcome = outcome_from(json.at("outcome").get<std::string>()),
                       .reason = json.value("reason", std::string())};
   for (const auto& step : json.value("steps", nlohmann::json::array())) {
     record.steps.push_back({step.at("step").get<std::string>(), step.at("seconds").get<double>()});
@@ -76,6 +94,20 @@ UpdateRecord record_from(const nlohmann::json& json) {
 }
 
 }  // namespace
+
+std::string_view outcome_name(Outcome outcome) {
+  for (const auto& [value, name] : kOutcomeNames) {
+    if (value == outcome) return name;
+  }
+  return "unknown";
+}
+
+std::optional<Outcome> parse_outcome(std::string_view name) {
+  for (const auto& [value, text] : kOutcomeNames) {
+    if (text == name) return value;
+  }
+  return std::nullopt;
+}
 
 std::string utc_now() {
   std::time_t now = std::time(nullptr);
@@ -101,6 +133,8 @@ Expected<History> History::load(const fs::path& state_dir) {
   try {
     for (const auto& record : json["updates"]) history.records_.push_back(record_from(record));
   } catch (const nlohmann::json::exception& e) {
+    return fail(Errc::invalid_input, path.string() + ": " + e.what());
+  } catch (const std::invalid_argument& e) {
     return fail(Errc::invalid_input, path.string() + ": " + e.what());
   }
   return history;

@@ -16,15 +16,21 @@
 
 namespace cairn::updater {
 
-// Outcomes, in the order an update goes through them.
-inline constexpr std::string_view kInstalling = "installing";         // writing (or interrupted)
-inline constexpr std::string_view kInstalled = "installed";           // waiting for its reboot
-inline constexpr std::string_view kInstallFailed = "install-failed";  // nothing changed
-inline constexpr std::string_view kCancelled = "cancelled";           // stopped on request
-inline constexpr std::string_view kObserving = "observing";           // booted, window running
-inline constexpr std::string_view kCommitted = "committed";
-inline constexpr std::string_view kFailed = "failed";  // marked bad; the old version is next
-inline constexpr std::string_view kRolledBack = "rolled-back";  // running the old version again
+// Where an update stands, or how it ended, in the order an update goes through them.
+enum class Outcome {
+  installing,      // writing (or interrupted)
+  installed,       // waiting for its reboot
+  install_failed,  // nothing changed (refused, failed or interrupted)
+  cancelled,       // stopped on request; nothing changed
+  observing,       // booted, window running
+  committed,
+  failed,       // marked bad; the old version is next
+  rolled_back,  // running the old version again
+};
+
+// The names history.json and the CLI use: "install-failed", "rolled-back", …
+std::string_view outcome_name(Outcome outcome);
+std::optional<Outcome> parse_outcome(std::string_view name);
 
 struct HistoryEvent {
   std::string at;  // UTC, ISO 8601
@@ -43,7 +49,7 @@ struct UpdateRecord {
   char slot = 'B';
   std::string source;
   std::uint64_t security_version = 0;
-  std::string outcome;
+  Outcome outcome = Outcome::installing;
   std::string reason;  // why it failed or was rolled back
   std::vector<StepTiming> steps;
   std::vector<CheckResult> checks;    // the health window's last round

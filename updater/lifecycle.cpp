@@ -108,7 +108,7 @@ Status Lifecycle::enter(Phase to) {
   return {};
 }
 
-void Lifecycle::note(std::string_view outcome, std::string reason, std::string event,
+void Lifecycle::note(std::optional<Outcome> outcome, std::string reason, std::string event,
                      std::function<void(UpdateRecord&)> more) {
   if (!state_.pending) return;
   auto history = History::load(state_dir_);
@@ -121,9 +121,9 @@ void Lifecycle::note(std::string_view outcome, std::string reason, std::string e
                             .from_version = from_version_,
                             .slot = update.slot,
                             .security_version = update.security_version,
-                            .outcome = std::string(kInstalled)});
+                            .outcome = Outcome::installed});
   }
-  if (!outcome.empty()) record->outcome = std::string(outcome);
+  if (outcome) record->outcome = *outcome;
   if (!reason.empty() && record->reason.empty()) record->reason = std::move(reason);
   if (more) more(*record);
   if (!event.empty()) record->add_event(std::move(event));
@@ -180,7 +180,7 @@ Status Lifecycle::begin_install(PendingSlot update, std::string from_version, st
                   .slot = state_.pending->slot,
                   .source = std::move(source),
                   .security_version = state_.pending->security_version,
-                  .outcome = std::string(kInstalling)});
+                  .outcome = Outcome::installing});
     (void)history->save(state_dir_);
   }
   reached(phase_name(Phase::installing));
@@ -194,7 +194,7 @@ void Lifecycle::note_refused(std::string version, std::string from_version, std:
   UpdateRecord& record = history->add({.version = std::move(version),
                                        .from_version = std::move(from_version),
                                        .source = std::move(source),
-                                       .outcome = std::string(kInstallFailed),
+                                       .outcome = Outcome::install_failed,
                                        .reason = why.describe()});
   record.add_event("refused before any change: " + record.reason);
   (void)history->save(state_dir_);
@@ -202,7 +202,7 @@ void Lifecycle::note_refused(std::string version, std::string from_version, std:
 
 Status Lifecycle::install_done(std::vector<StepTiming> steps) {
   CAIRN_CHECK(enter(Phase::installed));
-  note(kInstalled, "",
+  note(Outcome::installed, "",
        "installed into " + slot_text(state_.pending->slot) + " as " +
            new_entry_name(state_.pending->version),
        [&](UpdateRecord& record) { record.steps = std::move(steps); });
@@ -211,7 +211,7 @@ Status Lifecycle::install_done(std::vector<StepTiming> steps) {
 
 Status Lifecycle::install_stopped(const Error& why, std::vector<StepTiming> steps) {
   std::string reason = why.describe();
-  std::string_view outcome = why.code() == Errc::cancelled ? kCancelled : kInstallFailed;
+  Outcome outcome = why.code() == Errc::cancelled ? Outcome::cancelled : Outcome::install_failed;
   note(outcome, reason, "install stopped: " + reason,
        [&](UpdateRecord& record) { record.steps = std::move(steps); });
   return enter(Phase::idle);
@@ -219,24 +219,24 @@ Status Lifecycle::install_stopped(const Error& why, std::vector<StepTiming> step
 
 Status Lifecycle::start_booting() {
   CAIRN_CHECK(enter(Phase::booting));
-  note("", "", "rebooting into " + slot_text(state_.pending->slot));
+  note(std::nullopt, "", "rebooting into " + slot_text(state_.pending->slot));
   return {};
 }
 
 Status Lifecycle::start_observing(std::chrono::seconds window) {
   CAIRN_CHECK(enter(Phase::observing));
-  note(kObserving, "",
+  note(Outcome::observing, "",
        "booted from " + slot_text(state_.pending->slot) + "; observing for " +
            std::to_string(window.count()) + " s");
   return {};
 }
 
 void Lifecycle::note_steps(std::vector<StepTiming> steps) {
-  note("", "", "", [&](UpdateRecord& record) { record.steps = std::move(steps); });
+  note(std::nullopt, "", "", [&](UpdateRecord& record) { record.steps = std::move(steps); });
 }
 
 void Lifecycle::note_checks(std::vector<CheckResult> checks, std::vector<CheckResult> warnings) {
-  note("", "", "", [&](UpdateRecord& record) {
+  note(std::nullopt, "", "", [&](UpdateRecord& record) {
     record.checks = std::move(checks);
     record.warnings = std::move(warnings);
   });
@@ -257,7 +257,7 @@ Status Lifecycle::commit(Verdict by, std::string detail) {
   std::string event = by == Verdict::administrator
                           ? "marked good by an administrator: committed"
                           : "observation window passed (" + detail + "): committed";
-  note(kCommitted, "", event);
+  note(Outcome::committed, "", event);
   state_.security_floor = std::max(state_.security_floor, security_version);
   return enter(Phase::committed);
 }
@@ -270,7 +270,7 @@ Status Lifecycle::mark_failed(Verdict by, std::string reason, Esp& esp, char boo
   update.failure = reason;
   CAIRN_CHECK(enter(Phase::failed));
   bool running = update.slot == booted;
-  note(kFailed, reason,
+  note(Outcome::failed, reason,
        running ? reason + "; its entry has no tries left, the next boot is the other slot's"
                : reason + ": boot entry removed");
   if (running) {
@@ -295,7 +295,7 @@ Status Lifecycle::record_rollback(Esp& esp, const std::string& running_version, 
     update.failure = reason;
     CAIRN_CHECK(enter(Phase::failed));
   }
-  note(kRolledBack, reason,
+  note(Outcome::rolled_back, reason,
        "back on " + running_version + " in " + slot_text(booted) + ": " + reason);
   return enter(Phase::rolled_back);
 }
@@ -303,7 +303,7 @@ Status Lifecycle::record_rollback(Esp& esp, const std::string& running_version, 
 Status Lifecycle::rollback(const RollbackPlan& plan, Esp& esp) {
   std::string event = "rollback requested: the next boot starts " + plan.to_version + " from " +
                       slot_text(plan.to_slot);
-  if (state_.pending) note(kRolledBack, "rolled back by an administrator", event);
+  if (state_.pending) note(Outcome::rolled_back, "rolled back by an administrator", event);
   CAIRN_CHECK(enter(Phase::rolled_back));
   for (const auto& rename : plan.renames) CAIRN_CHECK(esp.rename_entry(rename.from, rename.to));
   return {};

@@ -92,8 +92,8 @@ class Lifecycle {
   // Checks the table, saves, then tells the hook.
   Status enter(Phase to);
   // Adds to the update's history record (best effort: the history is a report, state.json the
-  // truth). `outcome` empty keeps the record's.
-  void note(std::string_view outcome, std::string reason, std::string event,
+  // truth). No `outcome` keeps the record's.
+  void note(std::optional<Outcome> outcome, std::string reason, std::string event,
             std::function<void(UpdateRecord&)> more = {});
 
   std::filesystem::path state_dir_;

@@ -97,7 +97,8 @@ void print_history(const History& history) {
     std::printf("#%llu %s -> %s (slot %c): %s%s%s\n", static_cast<unsigned long long>(record.id),
                 record.from_version.empty() ? "?" : record.from_version.c_str(),
                 record.version.empty() ? "?" : record.version.c_str(), record.slot,
-                record.outcome.c_str(), record.reason.empty() ? "" : " — ", record.reason.c_str());
+                std::string(outcome_name(record.outcome)).c_str(),
+                record.reason.empty() ? "" : " — ", record.reason.c_str());
     if (!record.source.empty()) std::printf("    from %s\n", record.source.c_str());
     for (const auto& step : record.steps) {
       std::printf("    %-10s %6.1f s\n", step.step.c_str(), step.seconds);

@@ -81,7 +81,7 @@ nlohmann::json status_json(const HostStatus& status) {
     out["last_update"] = {{"version", last.version},
                           {"from_version", last.from_version},
                           {"slot", std::string(1, last.slot)},
-                          {"outcome", last.outcome},
+                          {"outcome", outcome_name(last.outcome)},
                           {"reason", last.reason}};
   }
   return out;
@@ -100,7 +100,8 @@ std::string status_text(const HostStatus& status) {
   if (status.last_update) {
     const UpdateRecord& last = *status.last_update;
     text += "last update: " + (last.from_version.empty() ? "?" : last.from_version) + " -> " +
-            last.version + " in slot " + std::string(1, last.slot) + ": " + last.outcome;
+            last.version + " in slot " + std::string(1, last.slot) + ": " +
+            std::string(outcome_name(last.outcome));
     if (!last.reason.empty()) text += " (" + last.reason + ")";
     text += "\n";
   }

@@ -24,10 +24,8 @@ struct Host {
                     .phase = Phase::installed};
     REQUIRE(save_state(dir.path(), state));
     History history;
-    history.add({.version = "1.0.1",
-                 .from_version = "1.0.0",
-                 .slot = 'B',
-                 .outcome = std::string(kInstalled)});
+    history.add(
+        {.version = "1.0.1", .from_version = "1.0.0", .slot = 'B', .outcome = Outcome::installed});
     REQUIRE(history.save(dir.path()));
   }
 
@@ -72,7 +70,7 @@ TEST_CASE("a pending update that passes its window is committed", "[assess]") {
   CHECK(host.state().security_floor == 2);
   CHECK_FALSE(host.state().pending);
   auto record = host.last_record();
-  CHECK(record.outcome == kCommitted);
+  CHECK(record.outcome == Outcome::committed);
   REQUIRE(record.checks.size() == 2);
   CHECK(record.events.back().what == "observation window passed (5 rounds in 120 s): committed");
   // Entries are systemd-bless-boot's business after boot-complete: untouched here.
@@ -94,7 +92,7 @@ TEST_CASE("a failed required check marks the update bad, records why and reboots
   REQUIRE(state.pending);
   CHECK(state.pending->failure == "health check required.d/guest-net: broken in round 3");
   CHECK(state.security_floor == 1);  // never raised by a failed update
-  CHECK(host.last_record().outcome == kFailed);
+  CHECK(host.last_record().outcome == Outcome::failed);
 
   SECTION("the old version then records the rollback and stays") {
     auto back = host.boot('A', "boot-3");
@@ -104,7 +102,7 @@ TEST_CASE("a failed required check marks the update bad, records why and reboots
     CHECK(back->rolled_back->reason == "health check required.d/guest-net: broken in round 3");
     CHECK_FALSE(host.state().pending);
     auto record = host.last_record();
-    CHECK(record.outcome == kRolledBack);
+    CHECK(record.outcome == Outcome::rolled_back);
     CHECK_THAT(record.events.back().what, Catch::StartsWith("back on 1.0.0 in slot A"));
     CHECK(host.manager.reboots == 1);  // no second reboot
     CHECK(back->report.rounds == 1);   // nothing under observation any more
@@ -121,7 +119,7 @@ TEST_CASE("an update that never came up is found by the old version on its next 
         "did not complete a boot: its boot tries were used up (cairn_1.0.1+0-3.efi)");
   CHECK(host.esp.names_ == std::vector<std::string>{"cairn_1.0.0.efi", "cairn_1.0.1+0-3.efi"});
   CHECK_FALSE(host.state().pending);
-  CHECK(host.last_record().outcome == kRolledBack);
+  CHECK(host.last_record().outcome == Outcome::rolled_back);
   CHECK(host.state().security_floor == 1);
 }
 
@@ -132,7 +130,7 @@ TEST_CASE("an update installed during this boot is not mistaken for a failed one
   CHECK_FALSE(assessed->rolled_back);
   CHECK(assessed->verdict == BootVerdict::healthy);
   CHECK(host.state().pending);
-  CHECK(host.last_record().outcome == kInstalled);
+  CHECK(host.last_record().outcome == Outcome::installed);
 }
 
 TEST_CASE("with nothing pending one round decides, and a failure reboots nothing", "[assess]") {

@@ -21,14 +21,14 @@ TEST_CASE("the update history survives a save and load, newest last", "[history]
                       .slot = 'B',
                       .source = "https://updates.example/kvm-host_1.0.1.cairnb",
                       .security_version = 3,
-                      .outcome = std::string(kFailed),
+                      .outcome = Outcome::failed,
                       .reason = "health check failed-units: failed units: libvirtd.service",
                       .steps = {{"verify", 0.25}, {"write", 4.5}},
                       .checks = {{.name = "failed-units", .passed = false, .detail = "x"}},
                       .warnings = {{.name = "wanted.d/ntp", .required = false, .detail = "y"}}};
   record.add_event("installed");
   history.add(record);
-  history.add({.version = "1.0.2", .slot = 'B', .outcome = std::string(kInstalled)});
+  history.add({.version = "1.0.2", .slot = 'B', .outcome = Outcome::installed});
   REQUIRE(history.save(dir->path()));
 
   auto loaded = History::load(dir->path());
@@ -54,7 +54,7 @@ TEST_CASE("the history keeps the newest 100 updates and refuses a foreign file",
   REQUIRE(dir);
   History history;
   for (int i = 0; i < 130; ++i) {
-    history.add({.version = "1.0." + std::to_string(i), .outcome = std::string(kInstalled)});
+    history.add({.version = "1.0." + std::to_string(i), .outcome = Outcome::installed});
   }
   CHECK(history.records().size() == 100);
   CHECK(history.records().front().version == "1.0.30");
@@ -63,4 +63,22 @@ TEST_CASE("the history keeps the newest 100 updates and refuses a foreign file",
   auto loaded = History::load(dir->path());
   REQUIRE_FALSE(loaded);
   CHECK_THAT(loaded.error().message(), Catch::Contains("not a Cairn update history"));
+}
+
+TEST_CASE("outcomes are an enum, written by their names, and an unknown name is refused",
+          "[history]") {
+  for (auto outcome :
+       {Outcome::installing, Outcome::installed, Outcome::install_failed, Outcome::cancelled,
+        Outcome::observing, Outcome::committed, Outcome::failed, Outcome::rolled_back}) {
+    CHECK(parse_outcome(outcome_name(outcome)) == outcome);
+  }
+  CHECK(outcome_name(Outcome::rolled_back) == "rolled-back");
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-history-");
+  REQUIRE(dir);
+  REQUIRE(
+      write_file_atomic(dir->path() / "history.json",
+                        R"({"updates": [{"id": 1, "version": "1.0", "outcome": "exploded"}]})"));
+  auto loaded = History::load(dir->path());
+  REQUIRE_FALSE(loaded);
+  CHECK_THAT(loaded.error().message(), Catch::Contains("unknown outcome 'exploded'"));
 }

@@ -245,7 +245,7 @@ TEST_CASE("a UKI the Secure Boot db would refuse is not installed", "[install-bu
   CHECK(host.state().phase == Phase::idle);
   auto history = History::load(host.state_dir).value();
   REQUIRE(history.records().size() == 1);
-  CHECK(history.records()[0].outcome == "install-failed");
+  CHECK(history.records()[0].outcome == Outcome::install_failed);
   CHECK(history.records()[0].version == "2.0");
 }
 

@@ -120,7 +120,7 @@ TEST_CASE("the plan runs every step in order and ends installed", "[install-plan
   CHECK(host.device.identities.at('B').root_name == "cairn_2.0");
   CHECK(host.device.partitions.at("cairn_0.9").size() == 64 << 10);
   CHECK(host.state().phase == Phase::installed);
-  CHECK(host.last_record().outcome == "installed");
+  CHECK(host.last_record().outcome == Outcome::installed);
   CHECK(host.last_record().steps.size() == 6);  // verify … activate
 }
 
@@ -143,7 +143,7 @@ TEST_CASE("a failure at any step leaves the target unbootable and the running sl
   REQUIRE_FALSE(result.has_value());
   CHECK_THAT(result.error().describe(), Catch::Contains("injected"));
   check_nothing_bootable_added(host);
-  CHECK(host.last_record().outcome == "install-failed");
+  CHECK(host.last_record().outcome == Outcome::install_failed);
 }
 
 TEST_CASE("a UKI refused by the check or an entry that cannot be written changes nothing",
@@ -176,5 +176,5 @@ TEST_CASE("a cancel stops the install and leaves the target unbootable", "[insta
   REQUIRE_FALSE(result.has_value());
   CHECK(result.error().code() == Errc::cancelled);
   check_nothing_bootable_added(host);
-  CHECK(host.last_record().outcome == "cancelled");
+  CHECK(host.last_record().outcome == Outcome::cancelled);
 }

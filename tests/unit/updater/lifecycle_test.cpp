@@ -94,7 +94,7 @@ TEST_CASE("each state is saved before its action runs", "[lifecycle]") {
   CHECK_FALSE(state.pending.has_value());
   auto history = History::load(dir.state()).value();
   REQUIRE(history.records().size() == 1);
-  CHECK(history.records()[0].outcome == "committed");
+  CHECK(history.records()[0].outcome == Outcome::committed);
   CHECK(history.records()[0].from_version == "1.0.0");
 }
 
@@ -128,7 +128,7 @@ TEST_CASE("mark-bad of an update not yet booted removes its entry and the host i
   CHECK(state.phase == Phase::rolled_back);
   CHECK(state.security_floor == 0);
   auto record = History::load(dir.state()).value().records().back();
-  CHECK(record.outcome == "failed");
+  CHECK(record.outcome == Outcome::failed);
   CHECK(record.reason == "marked bad by an administrator");
 }
 
@@ -148,7 +148,7 @@ TEST_CASE("a failed update that runs spends its entry, and the next boot records
   REQUIRE(lifecycle.record_rollback(esp, "1.0.0", 'A'));
   CHECK(dir.saved().phase == Phase::rolled_back);
   auto record = History::load(dir.state()).value().records().back();
-  CHECK(record.outcome == "rolled-back");
+  CHECK(record.outcome == Outcome::rolled_back);
   CHECK(record.reason == "health check x: broken");
 }
 
@@ -174,7 +174,7 @@ TEST_CASE("an interrupted install is undone by the next operation", "[lifecycle]
   CHECK(esp.names_ == std::vector<std::string>{"cairn_1.0.0.efi", "cairn_1.0.1.efi.tmp"});
   CHECK(dir.saved().phase == Phase::idle);
   auto record = History::load(dir.state()).value().records().back();
-  CHECK(record.outcome == "install-failed");
+  CHECK(record.outcome == Outcome::install_failed);
   CHECK_THAT(record.reason, Catch::Contains("interrupted"));
 }
 

@@ -94,7 +94,7 @@ TEST_CASE("status: the phase, the update and the last update's real outcome", "[
   CHECK(status.b.version.empty());  // mark-bad removed its entry
   REQUIRE(status.last_update.has_value());
   CHECK(status.last_update->version == "1.0.1");
-  CHECK(status.last_update->outcome == "failed");
+  CHECK(status.last_update->outcome == Outcome::failed);
   CHECK_THAT(status_text(status),
              Catch::Contains("last update: 1.0.0 -> 1.0.1 in slot B: failed (marked bad by an "
                              "administrator)"));
