@@ -116,6 +116,20 @@ check_eq "… no entry boots it (only the running version's, spent by the rollba
   "$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$work/disk.img@@1M" ::/EFI/Linux | sed 's|.*/||' | sort | xargs)"
 check_eq "… and the lifecycle is at rest" 's "idle"' "$(prop Phase)"
 
+# Host options through the daemon must be its own: otherwise the CLI would answer for a host
+# other than the one it names.
+set +e
+out=$("$CAIRN_UPDATE" --disk "$work/disk.img" --booted A --trust "$keys_dir/trust" \
+      --state "$work/other-state" --machine-class x86_64-minimal mark-good 2>&1); code=$?
+set -e
+check_eq "another --state than the daemon's: a usage error (exit 2)" 2 "$code"
+check_contains "… naming the option" "$out" "--state differs from what the cairn-update daemon serves"
+set +e
+out=$("$CAIRN_UPDATE" "${host[@]}" install "$work/v2.cairnb" --ca-file /etc/ssl/certs/ca-certificates.crt 2>&1); code=$?
+set -e
+check_eq "--ca-file through the daemon: refused (exit 2), not ignored" 2 "$code"
+check_contains "… with the way out" "$out" "--local"
+
 kill -TERM "$daemon"
 set +e
 wait "$daemon"; code=$?

@@ -14,6 +14,7 @@
 #include "common/version.hpp"
 #include "unit/common/signed_pe.hpp"
 #include "unit/updater/fakes.hpp"
+#include "unit/updater/test_bundle.hpp"
 #include "updater/install.hpp"
 
 using namespace cairn;
@@ -21,19 +22,6 @@ using namespace cairn::updater;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Signatures are bundle_reader_test's subject: here every one is good.
-class AcceptingVerifier final : public SignatureVerifier {
- public:
-  Expected<SignerIdentity> verify(std::string_view, std::string_view) override {
-    return SignerIdentity{.subject = "CN=test"};
-  }
-};
-
-class StandInSigner final : public Signer {
- public:
-  Expected<std::string> sign(std::string_view) override { return std::string("signed"); }
-};
 
 // Version 2.0 of image "t" for machine class "x86_64-t", security version 2: a 64 KiB root image
 // (zstd-compressed in the bundle), its real verity tree (so the read-back check can pass) and a
@@ -53,23 +41,9 @@ struct Bundle {
   }
   std::string stream() const {
     auto dir = TempDir::create(fs::temp_directory_path(), "cairn-bundle-").value();
-    REQUIRE(write_file_atomic(dir.path() / "root.erofs", root));
-    REQUIRE(write_file_atomic(dir.path() / "root.verity", verity));
-    REQUIRE(write_file_atomic(dir.path() / "uki.efi", uki));
-    BundleContents contents{
-        .manifest = {.name = "t",
-                     .version = "2.0",
-                     .security_version = 2,
-                     .machine_class = "x86_64-t",
-                     .created = "2023-11-14T22:13:20Z",
-                     .root_hash = tree.root_hash_hex()},
-        .payloads = {{"root.erofs.zst", PayloadTarget::root, dir.path() / "root.erofs",
-                      PayloadCompression::zstd},
-                     {"root.verity", PayloadTarget::verity, dir.path() / "root.verity"},
-                     {"uki.efi", PayloadTarget::uki, dir.path() / "uki.efi"}}};
-    StandInSigner signer;
-    NullProgress progress;
-    REQUIRE(write_bundle_file(contents, signer, dir.path() / "t.cairnb", progress).has_value());
+    updater::testing::write_test_bundle(
+        {.root = root, .verity = verity, .uki = uki, .root_hash = tree.root_hash_hex()},
+        dir.path() / "t.cairnb");
     std::string bytes = read_file(dir.path() / "t.cairnb").value();
     if (in_transit) in_transit(bytes);
     return bytes;
@@ -122,7 +96,7 @@ struct Host {
     auto fd = open_file(file, O_RDONLY).value();
     auto reader = BundleReader::open_fd(fd.get(), "bundle.tar");
     REQUIRE(reader.has_value());
-    AcceptingVerifier verifier;
+    updater::testing::AcceptingVerifier verifier;
     NullProgress progress;
     auto lifecycle = Lifecycle::open(state_dir);
     REQUIRE(lifecycle.has_value());

@@ -6,9 +6,9 @@
 #include <catch2/catch.hpp>
 #include <stop_token>
 
-#include "common/bundle_writer.hpp"
 #include "common/fs.hpp"
 #include "unit/updater/fakes.hpp"
+#include "unit/updater/test_bundle.hpp"
 #include "updater/install.hpp"
 
 using namespace cairn;
@@ -16,18 +16,6 @@ using namespace cairn::updater;
 namespace fs = std::filesystem;
 
 namespace {
-
-class AcceptingVerifier final : public SignatureVerifier {
- public:
-  Expected<SignerIdentity> verify(std::string_view, std::string_view) override {
-    return SignerIdentity{.subject = "CN=test"};
-  }
-};
-
-class StandInSigner final : public Signer {
- public:
-  Expected<std::string> sign(std::string_view) override { return std::string("signed"); }
-};
 
 // Slot A runs 1.0.0, slot B holds 0.9; the bundle is 2.0 (bundle_fixture's manifest).
 struct Host {
@@ -48,28 +36,16 @@ struct Host {
   }
 
   Expected<InstallResult> install() {
-    // Version 2.0 for x86_64-t; the fake device does not check the root hash.
-    REQUIRE(write_file_atomic(dir.path() / "root.erofs", std::string(64 << 10, 'r')));
-    REQUIRE(write_file_atomic(dir.path() / "root.verity", std::string(4096, 'v')));
-    REQUIRE(write_file_atomic(dir.path() / "uki.efi", "MZ uki 2.0"));
-    BundleContents contents{
-        .manifest = {.name = "t",
-                     .version = "2.0",
-                     .security_version = 2,
-                     .machine_class = "x86_64-t",
-                     .created = "2023-11-14T22:13:20Z",
-                     .root_hash = std::string(64, 'a')},
-        .payloads = {{"root.erofs.zst", PayloadTarget::root, dir.path() / "root.erofs",
-                      PayloadCompression::zstd},
-                     {"root.verity", PayloadTarget::verity, dir.path() / "root.verity"},
-                     {"uki.efi", PayloadTarget::uki, dir.path() / "uki.efi"}}};
-    StandInSigner signer;
-    NullProgress written;
-    REQUIRE(write_bundle_file(contents, signer, dir.path() / "bundle.tar", written).has_value());
+    // The fake device does not check the root hash.
+    testing::write_test_bundle({.root = std::string(64 << 10, 'r'),
+                                .verity = std::string(4096, 'v'),
+                                .uki = "MZ uki 2.0",
+                                .root_hash = std::string(64, 'a')},
+                               dir.path() / "bundle.tar");
     auto fd = open_file(dir.path() / "bundle.tar", O_RDONLY).value();
     auto reader = BundleReader::open_fd(fd.get(), "bundle.tar");
     REQUIRE(reader.has_value());
-    AcceptingVerifier verifier;
+    testing::AcceptingVerifier verifier;
     NullProgress progress;
     auto lifecycle = Lifecycle::open(dir.path() / "state", [this](std::string_view point) {
       if (on_point) on_point(point);
