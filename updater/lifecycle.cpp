@@ -93,12 +93,15 @@ void Lifecycle::reached(std::string_view point) const {
   if (hook_) hook_(point);
 }
 
+Status Lifecycle::check_transition(Phase to) const {
+  if (transition_allowed(state_.phase, to)) return {};
+  return cairn::fail(Errc::invalid_input, "the update lifecycle cannot go from " +
+                                              std::string(phase_name(state_.phase)) + " to " +
+                                              std::string(phase_name(to)));
+}
+
 Status Lifecycle::enter(Phase to) {
-  if (!transition_allowed(state_.phase, to)) {
-    return cairn::fail(Errc::invalid_input, "the update lifecycle cannot go from " +
-                                                std::string(phase_name(state_.phase)) + " to " +
-                                                std::string(phase_name(to)));
-  }
+  CAIRN_CHECK(check_transition(to));
   HostState next = state_;
   next.phase = to;
   if (!phase_has_update(to)) next.pending.reset();
@@ -257,6 +260,9 @@ Status Lifecycle::commit(Verdict by, std::string detail) {
   std::string event = by == Verdict::administrator
                           ? "marked good by an administrator: committed"
                           : "observation window passed (" + detail + "): committed";
+  // Checked before anything changes: the floor is saved with the transition, the history after.
+  CAIRN_CHECK(check_transition(Phase::committed));
+  // The record is found through the update, which committing clears: noted just before.
   note(Outcome::committed, "", event);
   state_.security_floor = std::max(state_.security_floor, security_version);
   return enter(Phase::committed);
@@ -264,6 +270,7 @@ Status Lifecycle::commit(Verdict by, std::string detail) {
 
 Status Lifecycle::mark_failed(Verdict by, std::string reason, Esp& esp, char booted) {
   if (!state_.pending) return cairn::fail(Errc::invalid_input, "no update is pending");
+  CAIRN_CHECK(check_transition(Phase::failed));
   PendingSlot& update = *state_.pending;
   if (by == Verdict::administrator) reason = "marked bad by an administrator";
   // The reason first, so that a crash before the entries change still knows why.
@@ -303,6 +310,7 @@ Status Lifecycle::record_rollback(Esp& esp, const std::string& running_version, 
 Status Lifecycle::rollback(const RollbackPlan& plan, Esp& esp) {
   std::string event = "rollback requested: the next boot starts " + plan.to_version + " from " +
                       slot_text(plan.to_slot);
+  CAIRN_CHECK(check_transition(Phase::rolled_back));
   if (state_.pending) note(Outcome::rolled_back, "rolled back by an administrator", event);
   CAIRN_CHECK(enter(Phase::rolled_back));
   for (const auto& rename : plan.renames) CAIRN_CHECK(esp.rename_entry(rename.from, rename.to));

@@ -89,6 +89,8 @@ class Lifecycle {
         lock_(std::move(lock)),
         state_(std::move(state)),
         hook_(std::move(hook)) {}
+  // Errc::invalid_input unless the table has this transition.
+  Status check_transition(Phase to) const;
   // Checks the table, saves, then tells the hook.
   Status enter(Phase to);
   // Adds to the update's history record (best effort: the history is a report, state.json the

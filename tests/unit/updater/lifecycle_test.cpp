@@ -109,6 +109,25 @@ TEST_CASE("a transition the table lacks is refused and nothing is saved", "[life
   CHECK(dir.saved().pending->version == "1.0.1");
 }
 
+TEST_CASE("a verdict without an update to judge changes nothing, the history included",
+          "[lifecycle]") {
+  Dir dir;
+  {
+    auto lifecycle = dir.installed_update();
+    REQUIRE(lifecycle.commit(Verdict::administrator, ""));
+  }
+  auto lifecycle = dir.open();
+  FakeEsp esp({"cairn_1.0.0.efi", "cairn_1.0.1+3-0.efi"});
+  CHECK_FALSE(lifecycle.commit(Verdict::administrator, "").has_value());
+  CHECK_FALSE(lifecycle.mark_failed(Verdict::administrator, "", esp, 'A').has_value());
+  CHECK(esp.names_.size() == 2);
+  CHECK(dir.saved().phase == Phase::committed);
+  CHECK(dir.saved().security_floor == 2);
+  auto history = History::load(dir.state()).value();
+  REQUIRE(history.records().size() == 1);
+  CHECK(history.records()[0].events.size() == 2);  // installed, committed: nothing since
+}
+
 TEST_CASE("one operation at a time: the lock", "[lifecycle]") {
   Dir dir;
   auto first = dir.open();
