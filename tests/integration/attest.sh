@@ -198,7 +198,7 @@ check_eq "bad verifier URL: exit 1" 1 "$(status_of attest --verifier ftp://x att
 printf 'verifer_url = "x"\n' >bad.toml
 check_eq "unknown configuration key: exit 1" 1 "$(status_of "$CAIRN_ATTEST" --config bad.toml show)"
 check_contains "the bad key is named" "$(cat err)" "verifer_url"
-check_eq "unknown subcommand: exit 1" 1 "$(status_of attest frobnicate)"
+check_eq "unknown subcommand: a usage error (exit 2)" 2 "$(status_of attest frobnicate)"
 
 # --- end to end with cairn-verifier -------------------------------------------------------------
 : "${CAIRN_VERIFIER:?CAIRN_VERIFIER must point at the cairn-verifier binary}"
