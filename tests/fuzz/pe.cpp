@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "common/authenticode.hpp"
 #include "builder/uki_measure.hpp"
+#include "common/authenticode.hpp"
 #include "fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -17,12 +17,12 @@
 #include <fstream>
 
 #include "attest/host/tpm_context.hpp"
+#include "builder/uki_measure.hpp"
 #include "common/eventlog.hpp"
 #include "common/fs.hpp"
 #include "common/golden_measurements.hpp"
 #include "common/hash.hpp"
 #include "common/openssl.hpp"
-#include "builder/uki_measure.hpp"
 
 namespace {
 

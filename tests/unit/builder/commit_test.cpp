@@ -9,8 +9,8 @@
 #include <cstring>
 #include <map>
 
-#include "common/fs.hpp"
 #include "builder/ostree_repo.hpp"
+#include "common/fs.hpp"
 
 using namespace cairn;
 using namespace cairn::builder;

@@ -5,9 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "builder/ostree_repo.hpp"
 #include "builder/stages/commit.hpp"
 #include "common/fs.hpp"
-#include "builder/ostree_repo.hpp"
 
 using namespace cairn;
 using namespace cairn::builder;

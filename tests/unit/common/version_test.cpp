@@ -103,7 +103,7 @@ TEST_CASE("versions order as the UAPI version format says", "[version]") {
   // Each is older than the next.
   const std::vector<std::string> ascending = {
       "0.9",    "0.9.9", "1.0~rc1", "1.0~rc2", "1.0", "1.0-1", "1.0.0",   "1.0.1",  "1.0.9",
-      "1.0.10", "1.1",   "1.1a",    "1.1b",    "2",     "10",  "2023.11", "2024.1", "2024.01.1"};
+      "1.0.10", "1.1",   "1.1a",    "1.1b",    "2",   "10",    "2023.11", "2024.1", "2024.01.1"};
   for (std::size_t i = 0; i < ascending.size(); ++i) {
     for (std::size_t j = 0; j < ascending.size(); ++j) {
       INFO(ascending[i] << " vs " << ascending[j]);
