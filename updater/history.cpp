@@ -3,6 +3,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "common/enum_names.hpp"
 #include "common/fs.hpp"
 
 namespace cairn::updater {
@@ -95,18 +96,10 @@ UpdateRecord record_from(const nlohmann::json& json) {
 
 }  // namespace
 
-std::string_view outcome_name(Outcome outcome) {
-  for (const auto& [value, name] : kOutcomeNames) {
-    if (value == outcome) return name;
-  }
-  return "unknown";
-}
+std::string_view outcome_name(Outcome outcome) { return enum_name(kOutcomeNames, outcome); }
 
 std::optional<Outcome> parse_outcome(std::string_view name) {
-  for (const auto& [value, text] : kOutcomeNames) {
-    if (text == name) return value;
-  }
-  return std::nullopt;
+  return enum_from_name(kOutcomeNames, name);
 }
 
 std::string utc_now() {

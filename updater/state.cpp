@@ -1,8 +1,8 @@
 #include "updater/state.hpp"
 
-#include <array>
 #include <nlohmann/json.hpp>
 
+#include "common/enum_names.hpp"
 #include "common/fs.hpp"
 #include "common/strict_json.hpp"
 
@@ -12,31 +12,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::array<std::pair<Phase, std::string_view>, 8> kPhaseNames{{
-    {Phase::idle, "idle"},
-    {Phase::installing, "installing"},
-    {Phase::installed, "installed"},
-    {Phase::booting, "booting"},
-    {Phase::observing, "observing"},
-    {Phase::committed, "committed"},
-    {Phase::failed, "failed"},
-    {Phase::rolled_back, "rolled-back"},
-}};
+constexpr std::pair<Phase, std::string_view> kPhaseNames[] = {
+    {Phase::idle, "idle"},           {Phase::installing, "installing"},
+    {Phase::installed, "installed"}, {Phase::booting, "booting"},
+    {Phase::observing, "observing"}, {Phase::committed, "committed"},
+    {Phase::failed, "failed"},       {Phase::rolled_back, "rolled-back"},
+};
 
 }  // namespace
 
-std::string_view phase_name(Phase phase) {
-  for (const auto& [value, name] : kPhaseNames) {
-    if (value == phase) return name;
-  }
-  return "unknown";
-}
+std::string_view phase_name(Phase phase) { return enum_name(kPhaseNames, phase); }
 
 std::optional<Phase> parse_phase(std::string_view name) {
-  for (const auto& [value, text] : kPhaseNames) {
-    if (text == name) return value;
-  }
-  return std::nullopt;
+  return enum_from_name(kPhaseNames, name);
 }
 
 bool phase_has_update(Phase phase) {
