@@ -128,7 +128,9 @@ Expected<std::unique_ptr<HostContext>> open_host(const HostOptions& host) {
 }
 
 Status recover(const HostOptions& host, Lifecycle& lifecycle, HostContext& context) {
-  if (!lifecycle.state().pending) return {};
+  // Only an install can have been interrupted: otherwise the disk is not even opened.
+  Phase phase = lifecycle.state().phase;
+  if (phase != Phase::installing && phase != Phase::installed) return {};
   auto device = CAIRN_TRY(DiskSlotDevice::open(host.disk));
   CAIRN_TRY(lifecycle.recover(device, *context.esp, context.layout, context.booted));
   return {};
