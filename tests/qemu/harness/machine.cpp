@@ -168,7 +168,9 @@ std::vector<std::string> Machine::qemu_command() const {
                 {"-chardev", "socket,id=tpm,path=" + swtpm_->socket().string(), "-tpmdev",
                  "emulator,id=tpm0,chardev=tpm", "-device", "tpm-tis,tpmdev=tpm0"});
   }
-  if (options_.exit_on_reset) argv.push_back("-no-reboot");
+  // cold_reboot: a guest reset ends QEMU and running() starts it again (reset() switches the
+  // action back for its own warm reset).
+  if (options_.exit_on_reset || options_.cold_reboot) argv.push_back("-no-reboot");
   argv.insert(argv.end(), options_.extra_qemu_args.begin(), options_.extra_qemu_args.end());
   return argv;
 }
@@ -195,7 +197,31 @@ Status Machine::start() {
   return {};
 }
 
-bool Machine::running() { return qemu_ && qemu_->running(); }
+bool Machine::running() {
+  if (!qemu_) return false;
+  if (qemu_->running()) return true;
+  return ended_by_guest_reset() && static_cast<bool>(start_after_guest_reset());
+}
+
+bool Machine::ended_by_guest_reset() {
+  if (!qmp_ || options_.exit_on_reset || !options_.cold_reboot) return false;
+  qmp_->read_remaining_events();
+  const auto& events = qmp_->events();
+  for (auto event = events.rbegin(); event != events.rend(); ++event) {
+    if (event->value("event", "") != "SHUTDOWN") continue;
+    // A guest reboot and an i6300esb expiry are both "guest-reset" under -no-reboot.
+    return event->contains("data") && (*event)["data"].value("reason", "") == "guest-reset";
+  }
+  return false;
+}
+
+Status Machine::start_after_guest_reset() {
+  auto started = started_;  // uptime() counts from the machine's own start(), not this one
+  forget_qmp();             // keeps the WATCHDOG events it read
+  CAIRN_CHECK(start());
+  started_ = started;
+  return {};
+}
 
 double Machine::uptime() const {
   return std::chrono::duration<double>(Clock::now() - started_).count();
@@ -345,12 +371,23 @@ Status Machine::power_off(std::chrono::seconds timeout) {
 
 Status Machine::reset() {
   if (!qmp_) return fail(Errc::internal, options_.name + " is not running");
+  // A warm reset, also with cold_reboot (whose -no-reboot would end QEMU instead).
+  if (options_.cold_reboot && !options_.exit_on_reset) {
+    CAIRN_TRY(qmp_->execute("set-action", {{"reboot", "reset"}}));
+  }
   CAIRN_TRY(qmp_->execute("system_reset"));
+  if (options_.cold_reboot && !options_.exit_on_reset) {
+    CAIRN_TRY(qmp_->execute("set-action", {{"reboot", "shutdown"}}));
+  }
   return {};
 }
 
 Status Machine::power_cut() {
   if (!qmp_) return fail(Errc::internal, options_.name + " is not running");
+  if (qemu_ && !qemu_->running() && ended_by_guest_reset()) {
+    forget_qmp();  // a cold reboot not started yet: the power is off already
+    return {};
+  }
   CAIRN_CHECK(qmp_->send_only("quit"));
   if (wait_for_exit(30s)) return {};
   // QEMU can miss a quit while it resets the machine on a loaded host (a 22-cut soak saw it);

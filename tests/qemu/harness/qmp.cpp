@@ -110,6 +110,14 @@ Expected<nlohmann::json> QmpClient::execute(const std::string& command,
   }
 }
 
+void QmpClient::read_remaining_events() {
+  for (;;) {
+    auto message = read_message(std::chrono::seconds(1));
+    if (!message) return;  // closed (QEMU exited) or nothing more for now
+    if (message->contains("event")) events_.push_back(std::move(*message));
+  }
+}
+
 Status QmpClient::send_only(const std::string& command) { return send({{"execute", command}}); }
 
 bool QmpClient::saw_event(std::string_view name) const {

@@ -26,6 +26,9 @@ class QmpClient {
   // Sends a command after which QEMU may close the connection without answering (quit).
   Status send_only(const std::string& command);
 
+  // Reads what QEMU sent before it closed the connection (a SHUTDOWN event as it exits).
+  void read_remaining_events();
+
   // Events seen so far, oldest first ({"event": "RESET", "data": …, "timestamp": …}).
   const std::vector<nlohmann::json>& events() const { return events_; }
   bool saw_event(std::string_view name) const;

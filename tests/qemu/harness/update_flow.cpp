@@ -17,9 +17,11 @@ Expected<nlohmann::json> parse_json(const std::string& text, const std::string& 
 
 }  // namespace
 
-Expected<Machine> boot_first_version(const TestEnvironment& env, const std::string& name) {
+Expected<Machine> boot_first_version(const TestEnvironment& env, const std::string& name,
+                                     bool cold_reboot) {
   auto options = env.machine(name, env.disk("1.0.0"));
   options.ovmf_vars = CAIRN_TRY(enrolled_vars(env, env.disk("1.0.0")));
+  options.cold_reboot = cold_reboot;
   auto machine = CAIRN_TRY(Machine::create(options));
   CAIRN_CHECK(machine.start());
   CAIRN_CHECK(machine.wait_for_ssh(180s));

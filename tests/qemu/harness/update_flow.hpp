@@ -11,7 +11,10 @@
 namespace cairn::qemu {
 
 // A host running 1.0.0 from slot A, with Cairn's Secure Boot keys enrolled, up to SSH.
-Expected<Machine> boot_first_version(const TestEnvironment& env, const std::string& name);
+// cold_reboot: see MachineOptions (the power-cut test keeps warm reboots, whose reset its cuts
+// may follow at any delay).
+Expected<Machine> boot_first_version(const TestEnvironment& env, const std::string& name,
+                                     bool cold_reboot = true);
 
 // `cairn-build bundle` of the built test image `version`, into the machine's work directory.
 Expected<std::filesystem::path> bundle_of(const TestEnvironment& env, const Machine& machine,
