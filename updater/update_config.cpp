@@ -1,6 +1,7 @@
 #include "updater/update_config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 
@@ -30,6 +31,52 @@ Expected<std::chrono::seconds> parse_duration(std::string_view text) {
 
 namespace {
 
+Expected<int> parse_clock_time(std::string_view text) {
+  int hours = 0, minutes = 0;
+  if (text.size() != 5 || text[2] != ':') return fail(Errc::invalid_input, "");
+  auto [h_end, h_ec] = std::from_chars(text.data(), text.data() + 2, hours);
+  auto [m_end, m_ec] = std::from_chars(text.data() + 3, text.data() + 5, minutes);
+  if (h_ec != std::errc() || m_ec != std::errc() || h_end != text.data() + 2 ||
+      m_end != text.data() + 5 || hours > 23 || minutes > 59) {
+    return fail(Errc::invalid_input, "");
+  }
+  return hours * 60 + minutes;
+}
+
+}  // namespace
+
+Status parse_reboot_policy(std::string_view text, FleetConfig& out) {
+  if (text == "now" || text == "manual") {
+    out.reboot = text == "now" ? RebootPolicy::now : RebootPolicy::manual;
+    return {};
+  }
+  constexpr std::string_view kWindow = "window ";
+  if (text.starts_with(kWindow)) {
+    std::string_view range = text.substr(kWindow.size());
+    auto dash = range.find('-');
+    auto start = parse_clock_time(range.substr(0, dash));
+    auto end = dash == std::string_view::npos ? start : parse_clock_time(range.substr(dash + 1));
+    if (dash != std::string_view::npos && start && end && *start != *end) {
+      out.reboot = RebootPolicy::window;
+      out.window_start = *start;
+      out.window_end = *end;
+      return {};
+    }
+  }
+  return fail(Errc::invalid_input, "reboot \"" + std::string(text) +
+                                       "\" is none of \"now\", \"manual\" or \"window "
+                                       "HH:MM-HH:MM\" (two different times)");
+}
+
+bool FleetConfig::in_window(int minute_of_day) const {
+  if (window_start < window_end) {
+    return minute_of_day >= window_start && minute_of_day < window_end;
+  }
+  return minute_of_day >= window_start || minute_of_day < window_end;  // crosses midnight
+}
+
+namespace {
+
 Status read_duration(TableReader& reader, std::string_view key, std::chrono::seconds& out) {
   // Either a string with a unit or an integer number of seconds.
   auto as_integer = reader.optional_integer(key);
@@ -52,11 +99,61 @@ Status read_duration(TableReader& reader, std::string_view key, std::chrono::sec
   return {};
 }
 
+Status apply_fleet(const toml::table& table, const fs::path& file, FleetConfig& out) {
+  TableReader fleet(table, file, "fleet");
+  auto url = [&](std::string_view key, std::string& value) -> Status {
+    auto text = CAIRN_TRY(fleet.optional_string(key));
+    if (!text) return {};
+    if (!text->empty() && !text->starts_with("http://") && !text->starts_with("https://")) {
+      return fail(Errc::invalid_input, fleet.where(key) + "'" + fleet.qualified(key) +
+                                           "' must be an http:// or https:// URL");
+    }
+    value = *text;
+    return {};
+  };
+  CAIRN_CHECK(url("channel", out.channel));
+  CAIRN_CHECK(url("store", out.store));
+  if (!out.channel.empty() && !out.channel.ends_with(".json")) {
+    return fail(Errc::invalid_input, fleet.where("channel") +
+                                         "'fleet.channel' must name a channel index "
+                                         "(…/channels/<name>.json)");
+  }
+  for (auto [key, value] : {std::pair{"name", &out.name}, std::pair{"group", &out.group}}) {
+    auto text = CAIRN_TRY(fleet.optional_string(key));
+    if (!text) continue;
+    bool sane = !text->empty() && text->size() <= 64 &&
+                std::all_of(text->begin(), text->end(), [](char c) {
+                  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                         c == '.';
+                });
+    if (!sane) {
+      return fail(Errc::invalid_input, fleet.where(key) + "'" + fleet.qualified(key) +
+                                           "' must be 1 to 64 letters, digits, '-', '_' or '.'");
+    }
+    *value = *text;
+  }
+  if (auto text = CAIRN_TRY(fleet.optional_string("reboot"))) {
+    if (auto parsed = parse_reboot_policy(*text, out); !parsed) {
+      return fail(Errc::invalid_input, fleet.where("reboot") + parsed.error().message());
+    }
+  }
+  CAIRN_CHECK(read_duration(fleet, "stale_after", out.stale_after));
+  if (auto value = CAIRN_TRY(fleet.optional_string("ca_file"))) out.ca_file = *value;
+  CAIRN_CHECK(fleet.finish());
+  if (out.stale_after.count() < 10) {
+    return fail(Errc::invalid_input,
+                fleet.where("stale_after") + "'fleet.stale_after' must be at least 10 s");
+  }
+  return {};
+}
+
 Status apply_file(const fs::path& file, UpdateConfig& config) {
   toml::table root = CAIRN_TRY(parse_toml_file(file));
   TableReader top(root, file, "");
   const toml::table* health_table = CAIRN_TRY(top.optional_table("health"));
+  const toml::table* fleet_table = CAIRN_TRY(top.optional_table("fleet"));
   CAIRN_CHECK(top.finish());
+  CAIRN_CHECK(apply_fleet(*fleet_table, file, config.fleet));
   TableReader health(*health_table, file, "health");
   HealthConfig& out = config.health;
   CAIRN_CHECK(read_duration(health, "window", out.window));

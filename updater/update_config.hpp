@@ -10,6 +10,15 @@
 //   libvirtd = true           # require libvirtd.service active (when the image has it)
 //   autostart_domains = true  # require every autostart libvirt domain running
 //   checks_dir = "/etc/cairn/health.d"   # required.d/ and wanted.d/ executables
+//
+//   [fleet]                   # absent: the host updates only when told to (cairn-update install)
+//   channel = "https://updates.example/channels/stable.json"   # the signed channel index
+//   store = "http://127.0.0.1:2379"   # etcd (v3 JSON gateway); absent: the host updates alone
+//   name = "default"          # the fleet, in etcd under /cairn/<name>/
+//   group = "default"         # the host's group (reports; the fleet lock of issue 21)
+//   reboot = "manual"         # after an install: "now", "window 02:00-04:00" (local time), "manual"
+//   stale_after = "2h"        # the host shows as stale once it has not polled for this long
+//   ca_file = "/etc/cairn/fleet-ca.pem"   # extra CA for https channels and stores
 #pragma once
 
 #include <chrono>
@@ -29,13 +38,36 @@ struct HealthConfig {
   std::filesystem::path checks_dir = "/etc/cairn/health.d";
 };
 
+enum class RebootPolicy { manual, now, window };
+
+struct FleetConfig {
+  std::string channel;  // empty: no fleet, `cairn-update poll` has nothing to do
+  std::string store;    // empty: no fleet store
+  std::string name = "default";
+  std::string group = "default";
+  RebootPolicy reboot = RebootPolicy::manual;
+  // The reboot window, minutes after local midnight; `end` before `start` crosses midnight.
+  int window_start = 0;
+  int window_end = 0;
+  std::chrono::seconds stale_after{7200};
+  std::filesystem::path ca_file;
+
+  bool enabled() const { return !channel.empty(); }
+  // Whether `minute_of_day` (local) falls in the reboot window.
+  bool in_window(int minute_of_day) const;
+};
+
 struct UpdateConfig {
   HealthConfig health;
+  FleetConfig fleet;
 };
 
 // Reads the files under `root` ("/" on a host; a test tree otherwise). No file at all gives the
 // defaults; an unknown key, a wrong type or a bad duration is an error naming file and line.
 Expected<UpdateConfig> load_update_config(const std::filesystem::path& root = "/");
+
+// "now", "manual" or "window HH:MM-HH:MM".
+Status parse_reboot_policy(std::string_view text, FleetConfig& out);
 
 // "90s", "10min", "2h", "1500ms" (rounded up to whole seconds) or a bare number of seconds.
 Expected<std::chrono::seconds> parse_duration(std::string_view text);

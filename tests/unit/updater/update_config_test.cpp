@@ -81,3 +81,57 @@ TEST_CASE("a bad update.toml names the file, line and key", "[update_config]") {
     CHECK_THAT(config.error().message(), Catch::Contains("'health.interval' must be > 0"));
   }
 }
+
+TEST_CASE("the fleet section names the channel, the store and the reboot policy",
+          "[update_config]") {
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-config-");
+  REQUIRE(dir);
+  auto defaults = load_update_config(dir->path());
+  REQUIRE(defaults);
+  CHECK_FALSE(defaults->fleet.enabled());
+  CHECK(defaults->fleet.reboot == RebootPolicy::manual);
+
+  put(dir->path(), "etc/cairn/update.toml",
+      "[fleet]\nchannel = \"http://127.0.0.1:8080/channels/stable.json\"\n"
+      "store = \"http://127.0.0.1:2379\"\nname = \"lab-1\"\ngroup = \"rack_7\"\n"
+      "reboot = \"window 23:30-01:15\"\nstale_after = \"30min\"\n");
+  auto config = load_update_config(dir->path());
+  REQUIRE(config);
+  const FleetConfig& fleet = config->fleet;
+  CHECK(fleet.enabled());
+  CHECK(fleet.store == "http://127.0.0.1:2379");
+  CHECK(fleet.name == "lab-1");
+  CHECK(fleet.group == "rack_7");
+  CHECK(fleet.stale_after == 1800s);
+  CHECK(fleet.reboot == RebootPolicy::window);
+  // 23:30-01:15 crosses midnight.
+  CHECK(fleet.in_window(23 * 60 + 30));
+  CHECK(fleet.in_window(0));
+  CHECK(fleet.in_window(75 - 1));
+  CHECK_FALSE(fleet.in_window(75));
+  CHECK_FALSE(fleet.in_window(12 * 60));
+  CHECK_FALSE(fleet.in_window(23 * 60 + 29));
+}
+
+TEST_CASE("a bad fleet section is refused naming the key", "[update_config]") {
+  auto refused = [](const std::string& body) {
+    auto dir = TempDir::create(fs::temp_directory_path(), "cairn-config-");
+    REQUIRE(dir);
+    put(dir->path(), "etc/cairn/update.toml", "[fleet]\n" + body + "\n");
+    auto config = load_update_config(dir->path());
+    REQUIRE_FALSE(config);
+    return config.error().message();
+  };
+  CHECK_THAT(refused("channel = \"ftp://x/channels/a.json\""), Catch::Contains("fleet.channel"));
+  CHECK_THAT(refused("channel = \"file:///srv/channels/a.json\""),
+             Catch::Contains("http:// or https://"));
+  CHECK_THAT(refused("channel = \"http://x/channels/\""), Catch::Contains("channel index"));
+  CHECK_THAT(refused("store = \"127.0.0.1:2379\""), Catch::Contains("fleet.store"));
+  CHECK_THAT(refused("group = \"a/../b\""), Catch::Contains("fleet.group"));
+  CHECK_THAT(refused("name = \"\""), Catch::Contains("fleet.name"));
+  CHECK_THAT(refused("reboot = \"later\""), Catch::Contains("window HH:MM-HH:MM"));
+  CHECK_THAT(refused("reboot = \"window 02:00-02:00\""), Catch::Contains("two different times"));
+  CHECK_THAT(refused("reboot = \"window 25:00-02:00\""), Catch::Contains("reboot"));
+  CHECK_THAT(refused("stale_after = \"1s\""), Catch::Contains("at least 10 s"));
+  CHECK_THAT(refused("chanel = \"http://x/channels/a.json\""), Catch::Contains("channel"));
+}
