@@ -182,7 +182,9 @@ Expected<RollbackPlan> rollback(const HostOptions& host) {
 }
 
 Expected<InstallResult> run_install(const std::string& source, const HostOptions& host,
-                                    Progress& progress, std::stop_token stop) {
+                                    Progress& progress, std::stop_token stop,
+                                    SourceOptions options) {
+  if (options.ca_file.empty()) options.ca_file = host.ca_file;
   auto lifecycle = CAIRN_TRY(Lifecycle::open(host.state, host.on_transition));
   auto context = CAIRN_TRY(open_host(host));
   CAIRN_CHECK(recover(host, lifecycle, *context));
@@ -199,7 +201,7 @@ Expected<InstallResult> run_install(const std::string& source, const HostOptions
         running_image_security_version(host, target.layout, target.booted, *context->esp));
   }
   auto verifier = CmsVerifier::load(host.trust);
-  auto bundle = verifier ? BundleSource::open(source, {.ca_file = host.ca_file})
+  auto bundle = verifier ? BundleSource::open(source, options)
                          : std::unexpected(verifier.error());
   std::optional<BundleReader> reader;
   auto refused = [&](Error why) -> Error {
@@ -230,10 +232,10 @@ Expected<InstallResult> run_install(const std::string& source, const HostOptions
                                      .progress = progress,
                                      .check_uki = uki_check(host),
                                      .work_dir = host.state / "tmp",
-                                     .stop = stop},
+                                     .stop = stop,
+                                     .source_complete = [&] { return bundle->finish(); }},
                                     source);
   if (!installed) return std::unexpected(bundle->explain(std::move(installed.error())));
-  CAIRN_CHECK(bundle->finish());
   return installed;
 }
 

@@ -12,6 +12,7 @@
 #include "updater/install.hpp"
 #include "updater/lifecycle.hpp"
 #include "updater/rollback.hpp"
+#include "updater/source.hpp"
 #include "updater/update_config.hpp"
 
 namespace cairn::updater {
@@ -63,8 +64,11 @@ Expected<RollbackPlan> rollback(const HostOptions& host);
 
 // Installs the bundle at `source`: a file, "-" for stdin, or an http(s) URL (streamed). A stop
 // request cancels it (Errc::cancelled), leaving the target slot unbootable.
+// `options`: how a URL is downloaded (the host's ca_file is added); a channel's install passes the
+// size and digest its index gives.
 Expected<InstallResult> run_install(const std::string& source, const HostOptions& host,
-                                    Progress& progress, std::stop_token stop = {});
+                                    Progress& progress, std::stop_token stop = {},
+                                    SourceOptions options = {});
 
 using RoundObserver = std::function<void(unsigned, const std::vector<CheckResult>&)>;
 

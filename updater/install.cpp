@@ -189,7 +189,10 @@ Expected<InstallResult> run_install_plan(const InstallPlan& plan, BundleReader& 
     // The UKI waits here until the slot is checked; removed whatever happens.
     auto staging = CAIRN_TRY(TempDir::create(seams.work_dir, ".cairn-install-"));
     fs::path uki = staging.path() / "uki.efi";
-    CAIRN_CHECK(steps.run("write", [&] { return write_payloads(plan, reader, seams, uki); }));
+    CAIRN_CHECK(steps.run("write", [&]() -> Status {
+      CAIRN_CHECK(write_payloads(plan, reader, seams, uki));
+      return seams.source_complete ? seams.source_complete() : Status{};
+    }));
     CAIRN_CHECK(steps.run("check", [&]() -> Status {
       CAIRN_CHECK(seams.device.verify(plan.target, manifest.root_hash));
       return seams.check_uki ? seams.check_uki(uki) : Status{};

@@ -75,6 +75,10 @@ struct InstallSeams {
   std::function<Status(const std::filesystem::path& uki)> check_uki;
   std::filesystem::path work_dir;  // where the UKI waits for the slot's check
   std::stop_token stop = {};       // a stop request cancels the install (Errc::cancelled)
+  // Once every payload is written: the source's own last word (a download's error, the size
+  // and digest a channel index promised). Its failure stops the install before the slot is
+  // checked, named or bootable.
+  std::function<Status()> source_complete = {};
 };
 
 // Checks that only depend on the manifest and the host (a step of its own, unit-tested).

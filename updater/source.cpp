@@ -12,6 +12,8 @@
 #include <optional>
 #include <thread>
 
+#include "common/hash.hpp"
+
 namespace cairn::updater {
 
 bool is_url(std::string_view source) {
@@ -44,6 +46,12 @@ class BundleSource::Download {
 
   // The transfer's own failure; none when it succeeded or was stopped by us.
   std::optional<Error> error() const { return error_; }
+  // What went through to the reader: its length and SHA-256 (only once the thread ended).
+  std::uint64_t received() const { return received_; }
+  std::string received_sha256() {
+    if (!digest_hex_) digest_hex_ = to_hex(digest_.finish());
+    return *digest_hex_;
+  }
   // The response's Content-Length, once its body began; none when it has none.
   std::optional<std::uint64_t> declared_length() const {
     curl_off_t length = declared_length_;
@@ -60,6 +68,18 @@ class BundleSource::Download {
       self->declared_length_ = length;
     }
     size_t total = size * count;
+    if (auto limit = self->options_.expected_size) {
+      curl_off_t declared = self->declared_length_;
+      if (self->received_ + total > *limit ||
+          (declared >= 0 && static_cast<std::uint64_t>(declared) > *limit)) {
+        self->error_ = Error(Errc::integrity,
+                             self->url_ + ": the bundle is bigger than the channel index says (" +
+                                 std::to_string(*limit) + " bytes)");
+        return 0;
+      }
+    }
+    self->digest_.update(std::string_view(data, total));
+    self->received_ += total;
     size_t done = 0;
     while (done < total) {
       ssize_t sent = ::send(self->writer_.get(), data + done, total - done, MSG_NOSIGNAL);
@@ -108,7 +128,9 @@ class BundleSource::Download {
     CURL* c = curl_ = curl.get();
     curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    std::string scheme = url_.substr(0, url_.find(':'));
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
+                     options_.same_scheme_redirects ? scheme.c_str() : "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
@@ -123,6 +145,7 @@ class BundleSource::Download {
     curl_easy_setopt(c, CURLOPT_WRITEDATA, this);
     CURLcode code = perform(c);
     writer_.reset();  // the reader sees the end of the stream
+    if (error_) return;  // the write callback's verdict (too big)
     if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && stopped_)) return;
     std::string detail = message[0] ? message : curl_easy_strerror(code);
     Errc kind = code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE
@@ -143,6 +166,9 @@ class BundleSource::Download {
   std::atomic<bool> stopped_ = false;
   std::atomic<curl_off_t> declared_length_ = kUnasked;
   std::optional<Error> error_;
+  std::uint64_t received_ = 0;
+  Sha256 digest_;
+  std::optional<std::string> digest_hex_;
   std::thread thread_;
 };
 
@@ -150,6 +176,11 @@ Expected<BundleSource> BundleSource::open(const std::string& source, const Sourc
   BundleSource out;
   out.name_ = source == "-" ? "stdin" : source;
   if (source == "-") return out;
+  if (options.expected_size || !options.expected_sha256.empty()) {
+    if (!is_url(source)) {
+      return fail(Errc::invalid_input, source + ": an expected size or digest needs a URL");
+    }
+  }
   if (!is_url(source)) {
     out.file_ = CAIRN_TRY(open_file(source, O_RDONLY));
     return out;
@@ -161,6 +192,7 @@ Expected<BundleSource> BundleSource::open(const std::string& source, const Sourc
     return fail_errno("socketpair for " + source, errno);
   }
   out.file_ = UniqueFd(pair[0]);
+  out.options_ = options;
   out.download_ = std::make_unique<Download>(source, options, UniqueFd(pair[1]));
   out.download_->watch_reader(pair[0]);
   return out;
@@ -182,6 +214,20 @@ Error BundleSource::explain(Error error) {
 Status BundleSource::finish() {
   if (!download_) return {};
   download_->stop();
+  if (auto error = download_->error()) return std::unexpected(*error);
+  const SourceOptions& expected = options_;
+  if (expected.expected_size && download_->received() != *expected.expected_size) {
+    return fail(Errc::integrity, name_ + ": the bundle is " +
+                                     std::to_string(download_->received()) +
+                                     " bytes, the channel index says " +
+                                     std::to_string(*expected.expected_size));
+  }
+  if (!expected.expected_sha256.empty() &&
+      download_->received_sha256() != expected.expected_sha256) {
+    return fail(Errc::integrity, name_ + ": the bundle's sha256 " + download_->received_sha256() +
+                                     " differs from the channel index's " +
+                                     expected.expected_sha256);
+  }
   return {};
 }
 

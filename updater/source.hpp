@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/error.hpp"
@@ -20,6 +21,13 @@ struct SourceOptions {
   long connect_timeout_seconds = 30;
   // A transfer slower than 1 KiB/s for this long is abandoned.
   long stall_timeout_seconds = 60;
+  // What a channel index says of the bundle (fleet/channel_index.hpp): a URL's download is cut
+  // off at once past `expected_size` bytes, and finish() refuses any other size or digest.
+  std::optional<std::uint64_t> expected_size;
+  std::string expected_sha256;  // lower-case hex; empty: not checked
+  // Follow redirects only to the URL's own scheme (a channel's bundles: an https channel is
+  // never served over http, and an http one never switches to what its trust did not plan for).
+  bool same_scheme_redirects = false;
 };
 
 bool is_url(std::string_view source);
@@ -38,7 +46,8 @@ class BundleSource {
   // When reading failed: a download error explains it better than "truncated" (an HTTP 404
   // reads as an empty stream). Returns the download's error if there was one, else `error`.
   Error explain(Error error);
-  // After a successful read (the reader saw the stream's end): ends the transfer.
+  // After a successful read (the reader saw the stream's end): ends the transfer, and checks the
+  // expected size and digest (Errc::integrity when they differ).
   Status finish();
   // A BundleReader::EndCheck: refuses, without waiting for them, the bytes an http server
   // declared (Content-Length) beyond the bundle's end and its zero padding.
@@ -48,6 +57,7 @@ class BundleSource {
   class Download;
   BundleSource() = default;
   std::string name_;
+  SourceOptions options_;
   UniqueFd file_;
   std::unique_ptr<Download> download_;
 };

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <thread>
 
+#include "common/hash.hpp"
+
 using namespace cairn;
 using namespace cairn::updater;
 using namespace std::chrono_literals;
@@ -126,4 +128,84 @@ TEST_CASE("the stream ends with the declared length, while the server keeps the 
   CHECK(time_of([&] { rest = read_exactly(source->fd(), 10240); }) < 2s);
   CHECK(rest == std::string(500, '\0'));
   CHECK(source->finish().has_value());
+}
+
+TEST_CASE("a channel's size and digest are checked on what the reader got", "[source]") {
+  std::string body(3000, 'b');
+  std::string digest = to_hex(sha256(body));
+  std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + body;
+  SECTION("as promised") {
+    HoldingServer server(response);
+    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
+                                                    .expected_size = 3000,
+                                                    .expected_sha256 = digest});
+    REQUIRE(source.has_value());
+    CHECK(read_exactly(source->fd(), 3000) == body);
+    CHECK(source->finish().has_value());
+  }
+  SECTION("another digest") {
+    HoldingServer server(response);
+    std::string other = to_hex(sha256(std::string("other")));
+    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
+                                                    .expected_size = 3000,
+                                                    .expected_sha256 = other});
+    REQUIRE(source.has_value());
+    CHECK(read_exactly(source->fd(), 3000) == body);
+    auto finished = source->finish();
+    REQUIRE_FALSE(finished);
+    CHECK(finished.error().code() == Errc::integrity);
+    CHECK_THAT(finished.error().message(),
+               Catch::Contains("sha256 " + digest + " differs from the channel index's " + other));
+  }
+  SECTION("bigger than promised: cut off at the header, the reader sees the end at once") {
+    HoldingServer server(response);
+    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
+                                                    .expected_size = 2000,
+                                                    .expected_sha256 = digest});
+    REQUIRE(source.has_value());
+    std::string got;
+    CHECK(time_of([&] { got = read_exactly(source->fd(), 3000); }) < 2s);
+    CHECK(got.empty());
+    auto why = source->explain(Error(Errc::invalid_input, "truncated"));
+    CHECK(why.code() == Errc::integrity);
+    CHECK_THAT(why.message(), Catch::Contains("bigger than the channel index says (2000 bytes)"));
+  }
+  SECTION("bigger than promised, without a Content-Length: cut off at the limit") {
+    HoldingServer server("HTTP/1.0 200 OK\r\n\r\n" + body);
+    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
+                                                    .expected_size = 2000,
+                                                    .expected_sha256 = digest});
+    REQUIRE(source.has_value());
+    CHECK(read_exactly(source->fd(), 3000).size() <= 2000);
+    CHECK_THAT(source->explain(Error(Errc::invalid_input, "truncated")).message(),
+               Catch::Contains("bigger than the channel index says"));
+  }
+  SECTION("smaller than promised") {
+    HoldingServer server(response);
+    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
+                                                    .expected_size = 4000,
+                                                    .expected_sha256 = digest});
+    REQUIRE(source.has_value());
+    CHECK(read_exactly(source->fd(), 3000) == body);
+    CHECK_THAT(source->finish().error().message(),
+               Catch::Contains("3000 bytes, the channel index says 4000"));
+  }
+  SECTION("only for URLs") {
+    auto source = BundleSource::open("/dev/null", {.expected_size = 1});
+    REQUIRE_FALSE(source);
+    CHECK_THAT(source.error().message(), Catch::Contains("needs a URL"));
+  }
+}
+
+TEST_CASE("a channel's bundle is not followed to another scheme", "[source]") {
+  HoldingServer server(
+      "HTTP/1.1 302 Found\r\nLocation: https://127.0.0.1:1/b.cairnb\r\nContent-Length: 0\r\n\r\n");
+  auto source = BundleSource::open(server.url(), {.connect_timeout_seconds = 2,
+                                                  .stall_timeout_seconds = 30,
+                                                  .same_scheme_redirects = true});
+  REQUIRE(source.has_value());
+  CHECK(read_exactly(source->fd(), 10).empty());
+  auto why = source->explain(Error(Errc::invalid_input, "truncated"));
+  CHECK_THAT(why.message(), Catch::Contains("downloading " + server.url()));
+  CHECK_THAT(why.message(), Catch::Contains("not supported"));
 }
