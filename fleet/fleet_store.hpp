@@ -57,6 +57,9 @@ struct OutcomeRecord {
   std::string to_version;
   OutcomeKind outcome = OutcomeKind::committed;
   std::string reason;                // why it rolled back, or the window's summary
+  // An administrator's rollback or mark-bad: the operator's decision, not a failure of the
+  // update (it neither halts the rollout nor counts against a promotion).
+  bool by_operator = false;
   std::vector<StepTime> steps;       // install steps
   double window_seconds = 0;         // the health window, when it ran
   std::vector<CheckOutcome> checks;  // the window's last round
