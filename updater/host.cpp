@@ -145,6 +145,11 @@ std::function<Status(const fs::path&)> uki_check(const HostOptions& host) {
 
 }  // namespace
 
+bool is_disk_image(const HostOptions& host) {
+  std::error_code ec;
+  return fs::is_regular_file(host.disk, ec);
+}
+
 Status record_image_floor(const HostOptions& host, const SlotLayout& layout, char booted,
                           Esp& esp) {
   auto lifecycle = CAIRN_TRY(Lifecycle::open(host.state, host.on_transition));
@@ -247,7 +252,9 @@ Expected<BootAssessment> run_health(const HostOptions& host, const UpdateConfig&
     auto lifecycle = CAIRN_TRY(Lifecycle::open(host.state, host.on_transition));
     CAIRN_CHECK(recover(host, lifecycle, *context));
   }
-  SystemdManager manager;
+  SystemdManager systemd;
+  DiskImageManager image;
+  ServiceManager& manager = is_disk_image(host) ? static_cast<ServiceManager&>(image) : systemd;
   SystemClock clock;
   // The running image's floor is recorded at every boot, so a host whose /var was wiped has it
   // back at once. Not fatal here: the health verdict must not depend on it, and every install

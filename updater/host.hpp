@@ -31,7 +31,13 @@ struct HostOptions {
   bool allow_downgrade = false;
   // Every lifecycle point, for the kill-at-every-transition test (lifecycle.hpp).
   TransitionHook on_transition;
+  // The host's identity in its fleet; empty: /etc/machine-id (a disk-image file needs its own).
+  std::string machine_id;
 };
+
+// Whether --disk names a disk-image file (which runs nothing: no services, no reboot) rather
+// than the block device of the running host.
+bool is_disk_image(const HostOptions& host);
 
 // The slot the running system booted: the root PARTUUID systemd-veritysetup opened.
 Expected<char> booted_slot(const SlotLayout& layout, const std::string& forced);

@@ -272,7 +272,7 @@ Status Lifecycle::mark_failed(Verdict by, std::string reason, Esp& esp, char boo
   if (!state_.pending) return cairn::fail(Errc::invalid_input, "no update is pending");
   CAIRN_CHECK(check_transition(Phase::failed));
   PendingSlot& update = *state_.pending;
-  if (by == Verdict::administrator) reason = "marked bad by an administrator";
+  if (by == Verdict::administrator) reason = kAdministratorMarkBadReason;
   // The reason first, so that a crash before the entries change still knows why.
   update.failure = reason;
   CAIRN_CHECK(enter(Phase::failed));
@@ -311,7 +311,7 @@ Status Lifecycle::rollback(const RollbackPlan& plan, Esp& esp) {
   std::string event = "rollback requested: the next boot starts " + plan.to_version + " from " +
                       slot_text(plan.to_slot);
   CAIRN_CHECK(check_transition(Phase::rolled_back));
-  if (state_.pending) note(Outcome::rolled_back, "rolled back by an administrator", event);
+  if (state_.pending) note(Outcome::rolled_back, std::string(kAdministratorRollbackReason), event);
   CAIRN_CHECK(enter(Phase::rolled_back));
   for (const auto& rename : plan.renames) CAIRN_CHECK(esp.rename_entry(rename.from, rename.to));
   return {};

@@ -39,6 +39,11 @@ using TransitionHook = std::function<void(std::string_view point)>;
 // What an administrator or the health window decided, for the history.
 enum class Verdict { health_window, administrator };
 
+// The reasons the history gives for an administrator's verdicts (the fleet tells them apart
+// from failures: fleet_report.hpp).
+inline constexpr std::string_view kAdministratorMarkBadReason = "marked bad by an administrator";
+inline constexpr std::string_view kAdministratorRollbackReason = "rolled back by an administrator";
+
 class Lifecycle {
  public:
   // Takes the update lock (Errc::busy when another operation holds it) and loads the state.

@@ -17,6 +17,7 @@
 #include "common/fs.hpp"
 #include "updater/dbus_client.hpp"
 #include "updater/dbus_service.hpp"
+#include "updater/fleet_agent.hpp"
 #include "updater/history.hpp"
 #include "updater/host.hpp"
 #include "updater/source.hpp"
@@ -182,6 +183,9 @@ int main(int argc, char** argv) {
   auto* class_opt =
       app.add_option("--machine-class", host.machine_class,
                      "this host's machine class (default: /usr/lib/cairn/machine-class)");
+  auto* machine_id_opt = app.add_option(
+      "--machine-id", host.machine_id,
+      "this host's identity in its fleet (default: /etc/machine-id; a disk-image file needs one)");
   bool local = false;
   app.add_flag("--local", local, "act in this process even when the cairn-update daemon runs");
 
@@ -205,11 +209,17 @@ int main(int argc, char** argv) {
       "health",
       "assess this boot (cairn-health.service): observe a pending update, then commit it or roll "
       "back");
+  auto* poll_cmd = app.add_subcommand(
+      "poll",
+      "look at the channel of update.toml's [fleet] once (cairn-update.timer): install what its "
+      "rollout offers this host, reboot by the policy, report to the fleet store");
   std::filesystem::path config_root = "/";
-  health_cmd
-      ->add_option("--config-root", config_root,
-                   "where etc/cairn/update.toml and its drop-ins are looked up")
-      ->capture_default_str();
+  for (auto* command : {health_cmd, poll_cmd}) {
+    command
+        ->add_option("--config-root", config_root,
+                     "where etc/cairn/update.toml and its drop-ins are looked up")
+        ->capture_default_str();
+  }
   auto* history_cmd = app.add_subcommand("history", "every update of this host and how it ended");
   auto* daemon_cmd = app.add_subcommand(
       "daemon", "serve org.cairn.Update1 on the system bus (cairn-update.service)");
@@ -232,11 +242,12 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> host_options;
   for (auto* option :
-       {disk_opt, booted_opt, esp_opt, trust_opt, state_opt, class_opt, ca_opt, downgrade_opt}) {
+       {disk_opt, booted_opt, esp_opt, trust_opt, state_opt, class_opt, machine_id_opt, ca_opt,
+        downgrade_opt}) {
     if (option->count() > 0) host_options.push_back(option->get_name());
   }
   bool via_daemon = !local && !daemon_cmd->parsed() && !health_cmd->parsed() &&
-                    !status_cmd->parsed() && !(install_cmd->parsed() && source == "-") &&
+                    !poll_cmd->parsed() && !status_cmd->parsed() && !(install_cmd->parsed() && source == "-") &&
                     daemon_available();
   if (via_daemon) {
     if (auto served = check_daemon_serves(host, host_options); !served) {
@@ -269,6 +280,10 @@ int main(int argc, char** argv) {
       if (!json) print_round(round, results);
     });
     if (!assessed) return failed(assessed.error());
+    // The fleet hears how updates ended; an unreachable store only delays it (the next poll).
+    if (auto reported = report_to_fleet(host, *config); !reported) {
+      std::fprintf(stderr, "cairn-update: warning: %s\n", reported.error().message().c_str());
+    }
     if (json) {
       print_json(assessment_json(*assessed));
     } else {
@@ -277,6 +292,20 @@ int main(int argc, char** argv) {
     bool good =
         assessed->verdict == BootVerdict::healthy || assessed->verdict == BootVerdict::committed;
     return good ? 0 : 4;
+  }
+  if (poll_cmd->parsed()) {
+    auto config = load_update_config(config_root);
+    if (!config) return failed(config.error());
+    auto polled = run_poll(host, *config, progress);
+    if (!polled) return failed(polled.error());
+    if (json) {
+      nlohmann::json out{{"ok", true}, {"message", polled->message}, {"rebooting", polled->rebooting}};
+      if (polled->installed) out["installed"] = *polled->installed;
+      print_json(out);
+    } else {
+      std::printf("%s\n", polled->message.c_str());
+    }
+    return 0;
   }
   if (status_cmd->parsed()) {
     auto status = read_status(host);

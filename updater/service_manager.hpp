@@ -29,4 +29,13 @@ class SystemdManager final : public ServiceManager {
   Status reboot() override;
 };
 
+// A disk-image file's: it runs nothing, so no unit has failed or is active, and its "reboot" is
+// the next command naming its other slot (--booted). Never the machine cairn-update runs on.
+class DiskImageManager final : public ServiceManager {
+ public:
+  Expected<std::vector<std::string>> failed_units() override { return std::vector<std::string>(); }
+  Expected<std::string> active_state(const std::string&) override { return std::string(); }
+  Status reboot() override { return {}; }
+};
+
 }  // namespace cairn::updater

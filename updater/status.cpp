@@ -60,6 +60,7 @@ Expected<HostStatus> read_status(const HostOptions& host) {
   }
   auto history = History::load(host.state);
   if (history && !history->records().empty()) status.last_update = history->records().back();
+  if (auto polled = load_poll_state(host.state)) status.last_poll = polled->last;
   return status;
 }
 
@@ -84,6 +85,11 @@ nlohmann::json status_json(const HostStatus& status) {
                           {"outcome", outcome_name(last.outcome)},
                           {"reason", last.reason}};
   }
+  if (status.last_poll) {
+    out["last_poll"] = {{"at", status.last_poll->at},
+                        {"ok", status.last_poll->ok},
+                        {"message", status.last_poll->message}};
+  }
   return out;
 }
 
@@ -104,6 +110,10 @@ std::string status_text(const HostStatus& status) {
             std::string(outcome_name(last.outcome));
     if (!last.reason.empty()) text += " (" + last.reason + ")";
     text += "\n";
+  }
+  if (status.last_poll) {
+    text += "last poll: " + status.last_poll->at + (status.last_poll->ok ? ": " : ": FAILED: ") +
+            status.last_poll->message + "\n";
   }
   return text;
 }

@@ -10,6 +10,7 @@
 
 #include "updater/history.hpp"
 #include "updater/host.hpp"
+#include "updater/poll_state.hpp"
 
 namespace cairn::updater {
 
@@ -30,6 +31,7 @@ struct HostStatus {
   Phase phase = Phase::idle;
   std::optional<PendingSlot> update;
   std::optional<UpdateRecord> last_update;
+  std::optional<LastPoll> last_poll;  // the fleet's: `cairn-update poll`
 
   const SlotStatus& slot(char name) const { return name == 'B' ? b : a; }
 };

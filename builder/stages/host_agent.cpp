@@ -113,7 +113,8 @@ Status install_host_agent(const HostAgentInput& input, const fs::path& tree) {
                                  {"libcurl.so.4", "libcurl4"},
                                  {"libtomlplusplus.so.3", "libtomlplusplus3"}}));
   CAIRN_CHECK(copy_file_to(input.update_binary, tree / "usr/bin/cairn-update", fs::perms(0755)));
-  for (const char* unit : {"cairn-update.service", "cairn-health.service"}) {
+  for (const char* unit : {"cairn-update.service", "cairn-health.service",
+                           "cairn-update-poll.service", "cairn-update.timer"}) {
     CAIRN_CHECK(copy_file_to(input.dist_dir / unit, tree / "usr/lib/systemd/system" / unit,
                              fs::perms(0644)));
   }
@@ -124,6 +125,7 @@ Status install_host_agent(const HostAgentInput& input, const fs::path& tree) {
   // what makes the health window gate the blessing of a boot entry.
   CAIRN_CHECK(enable_units(tree, {{"multi-user.target.wants", "cairn-update.service"},
                                   {"multi-user.target.wants", "cairn-health.service"},
+                                  {"timers.target.wants", "cairn-update.timer"},
                                   {"boot-complete.target.requires", "cairn-health.service"}}));
   if (input.attest_binary.empty()) return {};
   return install_attestation_agent(input, tree);

@@ -1,0 +1,80 @@
+// `cairn-update poll` (cairn-update.timer): one look at the host's channel, and what follows
+// from it. In order:
+//   1. the fleet store keeps the host alive (its lease) and gets the outcomes of updates it
+//      has not seen (fleet_report.hpp);
+//   2. the channel index is fetched conditionally (one request, 304 when nothing changed) and
+//      believed only once its signature, channel, expiry and serial check out;
+//   3. an update already installed waits for the reboot policy; one under way is left alone;
+//   4. otherwise the newest version for this machine class above the running one — skipping
+//      versions paused, pulled or halted (the index's state or the store's) and versions this
+//      host rolled back — is installed once its wave reaches the host's bucket, through the
+//      same install as `cairn-update install`, with the index's size and sha256 checked;
+//   5. the host's record in the store says where it stands.
+// A failure at any point changes nothing on the host; it is the poll's one-line error, kept for
+// `cairn-update status`.
+#pragma once
+
+#include <functional>
+#include <set>
+
+#include "common/signer.hpp"
+#include "fleet/channel_index.hpp"
+#include "fleet/fleet_store.hpp"
+#include "fleet/rollout.hpp"
+#include "updater/channel_fetch.hpp"
+#include "updater/install.hpp"
+#include "updater/poll_state.hpp"
+#include "updater/source.hpp"
+#include "updater/state.hpp"
+#include "updater/update_config.hpp"
+
+namespace cairn::updater {
+
+// An index is a few KiB; its signature a few.
+inline constexpr std::uint64_t kMaxIndexBytes = 1 << 20;
+inline constexpr std::uint64_t kMaxSignatureBytes = 64 << 10;
+
+// What the host is, read before the poll.
+struct PollFacts {
+  std::string machine_id;
+  std::string machine_class;
+  std::string running_version;
+  HostState state;
+  std::set<std::string> rolled_back;  // versions this host went back from: never retried
+};
+
+struct PollSeams {
+  DocumentFetcher& fetcher;
+  SignatureVerifier& verifier;
+  fleet::FleetStore* store = nullptr;  // null: no fleet store, the host updates alone
+  std::function<fleet::TimePoint()> now;
+  std::function<int()> local_minute_of_day;  // for the reboot window
+  std::function<Expected<InstallResult>(const std::string& url, SourceOptions options)> install;
+  std::function<Status()> reboot;
+};
+
+struct PollResult {
+  std::string message;  // one line, also kept as the last poll's
+  std::optional<std::string> installed;  // the version installed by this poll
+  bool rebooting = false;
+};
+
+// The channel's name from its URL (…/channels/<name>.json) and the repository's root URL.
+struct ChannelUrl {
+  std::string name;
+  std::string root;  // ends with '/'
+};
+Expected<ChannelUrl> parse_channel_url(const std::string& url);
+
+Expected<PollResult> poll_channel(const FleetConfig& config, const std::filesystem::path& state_dir,
+                                  const PollFacts& facts, PollSeams& seams);
+
+// The reboot policy's word on an installed update: reboot now, or the message saying when.
+struct RebootDecision {
+  bool reboot = false;
+  std::string message;
+};
+RebootDecision decide_reboot(const FleetConfig& config, const std::string& version,
+                             int local_minute_of_day);
+
+}  // namespace cairn::updater
