@@ -6,6 +6,7 @@
 //                            hosts/<id> without alive/<id> is a stale host
 //   outcomes/<version>/<id>  OutcomeRecord (JSON): how the update to <version> ended there
 //   control/<version>        VersionControl (JSON): halted (by its failures), paused or pulled
+//   promotions/<version>/<to> PromotionRecord (JSON): published in channel <to> by promote
 #pragma once
 
 #include <chrono>
@@ -78,6 +79,17 @@ struct VersionControl {
   bool operator==(const VersionControl&) const = default;
 };
 
+// A version published in another channel by `cairn-fleet promote` (promotions/<version>/<to>).
+struct PromotionRecord {
+  std::string from_channel;
+  std::string to_channel;
+  std::string by;
+  bool forced = false;   // promoted without the evidence
+  std::string evidence;  // what the store showed
+  std::string at;
+  bool operator==(const PromotionRecord&) const = default;
+};
+
 Expected<HostRecord> parse_host_record(std::string_view json);
 std::string host_record_json(const HostRecord& record);
 Expected<OutcomeRecord> parse_outcome_record(std::string_view json);
@@ -103,6 +115,9 @@ class FleetStore {
   virtual Status put_control(const std::string& version, const VersionControl& control) = 0;
   // Returns false when the version had no control record.
   virtual Expected<bool> clear_control(const std::string& version) = 0;
+
+  virtual Status put_promotion(const std::string& version, const PromotionRecord& record) = 0;
+  virtual Expected<std::vector<PromotionRecord>> promotions(const std::string& version) = 0;
 };
 
 // `fleet`: the name under /cairn/ (several fleets can share one etcd).

@@ -1,0 +1,181 @@
+// cairn-fleet: the operator's view of a fleet and its rollouts, from the fleet store (etcd):
+// status, the report after an update, pause / resume / pull, promote from staging to stable.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <pwd.h>
+
+#include "common/cli_errors.hpp"
+#include "common/cli_parse.hpp"
+#include "fleet/promote.hpp"
+#include "fleet/rollout_report.hpp"
+
+namespace {
+
+using namespace cairn;
+using namespace cairn::fleet;
+
+// Who acts: --by, else the user behind sudo, else the login name.
+std::string operator_name(const std::string& given) {
+  if (!given.empty()) return given;
+  for (const char* variable : {"SUDO_USER", "USER", "LOGNAME"}) {
+    if (const char* value = std::getenv(variable); value && *value) return value;
+  }
+  if (const passwd* entry = ::getpwuid(::getuid())) return entry->pw_name;
+  return "unknown";
+}
+
+std::string now_text() {
+  return format_time(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+}
+
+void print_json(const nlohmann::json& json) { std::cout << json.dump(2) << "\n"; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cairn-fleet: the fleet's hosts and rollouts, from its fleet store (etcd)"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  bool json = false;
+  std::string store_url;
+  std::string fleet_name = "default";
+  std::string ca_file;
+  std::string by;
+  app.add_flag("--json", json, "print the result as JSON on stdout");
+  app.add_option("--store", store_url, "the fleet store: etcd's URL (or $CAIRN_FLEET_STORE)")
+      ->envname("CAIRN_FLEET_STORE")
+      ->required();
+  app.add_option("--fleet", fleet_name, "the fleet's name (/cairn/<name>/ in etcd)")
+      ->capture_default_str();
+  app.add_option("--ca-file", ca_file, "extra CA for an https store");
+  app.add_option("--by", by, "who acts, for the record (default: the user running this)");
+
+  std::string channel;
+  auto* status_cmd = app.add_subcommand("status", "hosts by version and by state, stale marked");
+  status_cmd->add_option("--channel", channel, "only the hosts following this channel");
+  std::string version;
+  auto* report_cmd = app.add_subcommand("report", "the report after an update to VERSION");
+  report_cmd->add_option("version", version, "the version")->required();
+  std::string reason;
+  auto* pause_cmd = app.add_subcommand("pause", "no host starts VERSION until it is resumed");
+  auto* pull_cmd = app.add_subcommand("pull", "withdraw VERSION: no host starts it any more");
+  auto* resume_cmd =
+      app.add_subcommand("resume", "lift a pause, a pull or a halt: hosts start VERSION again");
+  for (auto* command : {pause_cmd, pull_cmd, resume_cmd}) {
+    command->add_option("version", version, "the version")->required();
+    command->add_option("--reason", reason, "why, for the record");
+  }
+  PromoteRequest promote;
+  auto* promote_cmd = app.add_subcommand(
+      "promote", "publish VERSION in another channel once the store shows it committed there");
+  promote_cmd->add_option("version", promote.version, "the version")->required();
+  promote_cmd->add_option("--from", promote.from_channel, "the channel it proved itself in")
+      ->required();
+  promote_cmd->add_option("--to", promote.to_channel, "the channel to publish it in")->required();
+  promote_cmd->add_option("--repo", promote.repo, "the channel repository (a directory)")
+      ->required();
+  promote_cmd->add_option("--keys", promote.keys, "the signing keys (cairn-build keys)")
+      ->required();
+  promote_cmd
+      ->add_option("--min-hosts", promote.min_hosts,
+                   "hosts of the source channel that must have committed it")
+      ->capture_default_str();
+  promote_cmd->add_flag("--force", promote.force,
+                        "promote without the evidence (recorded, with who forced it)");
+  add_version_flag(app, "cairn-fleet");
+  if (auto code = parse_command_line(app, "cairn-fleet", argc, argv)) return *code;
+
+  auto failed = [&](const Error& error) { return report_error("cairn-fleet", error, json); };
+  auto client = EtcdClient::open(store_url, {.ca_file = ca_file});
+  if (!client) return failed(client.error());
+  auto store = etcd_fleet_store(std::move(*client), fleet_name);
+
+  if (status_cmd->parsed()) {
+    auto hosts = store->hosts();
+    if (!hosts) return failed(hosts.error());
+    auto controls = store->controls();
+    if (!controls) return failed(controls.error());
+    auto status = build_status(std::move(*hosts), channel, std::move(*controls));
+    if (json) {
+      print_json(status_json(status));
+    } else {
+      std::fputs(status_text(status).c_str(), stdout);
+    }
+    return 0;
+  }
+  if (report_cmd->parsed()) {
+    auto outcomes = store->outcomes(version);
+    if (!outcomes) return failed(outcomes.error());
+    auto hosts = store->hosts();
+    if (!hosts) return failed(hosts.error());
+    auto controls = store->controls();
+    if (!controls) return failed(controls.error());
+    auto report = build_report(version, *outcomes, *hosts, *controls);
+    if (json) {
+      print_json(report_json(report));
+    } else {
+      std::fputs(report_text(report).c_str(), stdout);
+    }
+    return 0;
+  }
+  if (pause_cmd->parsed() || pull_cmd->parsed()) {
+    VersionControl control{.state = pause_cmd->parsed() ? ControlState::paused : ControlState::pulled,
+                           .by = operator_name(by),
+                           .reason = reason,
+                           .at = now_text()};
+    if (auto put = store->put_control(version, control); !put) return failed(put.error());
+    if (json) {
+      print_json({{"ok", true}, {"version", version}, {"state", control_state_name(control.state)}});
+    } else {
+      std::printf("%s %s by %s: no host starts it until `cairn-fleet resume %s`.\n",
+                  version.c_str(), std::string(control_state_name(control.state)).c_str(),
+                  control.by.c_str(), version.c_str());
+    }
+    return 0;
+  }
+  if (resume_cmd->parsed()) {
+    auto controls = store->controls();
+    if (!controls) return failed(controls.error());
+    auto it = controls->find(version);
+    if (it == controls->end()) {
+      return failed(Error(Errc::not_found, version + " is not halted, paused or pulled"));
+    }
+    if (auto cleared = store->clear_control(version); !cleared) return failed(cleared.error());
+    if (json) {
+      print_json({{"ok", true},
+                  {"version", version},
+                  {"was", control_state_name(it->second.state)},
+                  {"by", operator_name(by)}});
+    } else {
+      std::printf("%s resumed by %s (it was %s: %s).\n", version.c_str(),
+                  operator_name(by).c_str(),
+                  std::string(control_state_name(it->second.state)).c_str(),
+                  it->second.reason.c_str());
+    }
+    return 0;
+  }
+  if (promote_cmd->parsed()) {
+    promote.by = operator_name(by);
+    auto promoted = promote_version(*store, promote);
+    if (!promoted) return failed(promoted.error());
+    if (json) {
+      print_json({{"ok", true},
+                  {"version", promote.version},
+                  {"channel", promote.to_channel},
+                  {"serial", promoted->serial},
+                  {"forced", promote.force},
+                  {"evidence", promoted->evidence.summary}});
+    } else {
+      std::printf("%s published in %s (serial %llu)%s: %s.\n", promote.version.c_str(),
+                  promote.to_channel.c_str(), static_cast<unsigned long long>(promoted->serial),
+                  promote.force ? ", FORCED by " + promote.by : "",
+                  promoted->evidence.summary.c_str());
+    }
+    return 0;
+  }
+  return 2;
+}
