@@ -1,7 +1,9 @@
 // A host's update settings: /etc/cairn/update.toml, then drop-ins (*.toml, in file-name order)
 // from /usr/lib/cairn/update.toml.d (the image's defaults), /etc/cairn/update.toml.d (the
 // recipe's overlay) and /run/cairn/update.toml.d (this boot only); a drop-in of the same name in
-// a later directory replaces an earlier one, as systemd's drop-ins do. Every key is optional:
+// a later directory replaces an earlier one, as systemd's drop-ins do; last, the system
+// credential `cairn.update` (a machine's own settings from its VMM or boot loader, see
+// kUpdateCredential). Every key is optional:
 //
 //   [health]
 //   window = "10min"          # observation window after an update ("90s", "2h", or seconds)
@@ -61,6 +63,9 @@ struct UpdateConfig {
   HealthConfig health;
   FleetConfig fleet;
 };
+
+// The system credential read as the last drop-in (see load_update_config).
+inline constexpr std::string_view kUpdateCredential = "run/credentials/@system/cairn.update";
 
 // Reads the files under `root` ("/" on a host; a test tree otherwise). No file at all gives the
 // defaults; an unknown key, a wrong type or a bad duration is an error naming file and line.

@@ -135,3 +135,21 @@ TEST_CASE("a bad fleet section is refused naming the key", "[update_config]") {
   CHECK_THAT(refused("stale_after = \"1s\""), Catch::Contains("at least 10 s"));
   CHECK_THAT(refused("chanel = \"http://x/channels/a.json\""), Catch::Contains("channel"));
 }
+
+TEST_CASE("the cairn.update system credential is read last", "[update_config]") {
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-config-");
+  REQUIRE(dir);
+  put(dir->path(), "run/cairn/update.toml.d/50-fleet.toml",
+      "[fleet]\nchannel = \"http://a/channels/x.json\"\ngroup = \"from-run\"\n");
+  put(dir->path(), std::string(kUpdateCredential),
+      "[fleet]\nchannel = \"http://10.0.2.100/channels/qemu.json\"\nreboot = \"now\"\n");
+  auto config = load_update_config(dir->path());
+  REQUIRE(config);
+  CHECK(config->fleet.channel == "http://10.0.2.100/channels/qemu.json");
+  CHECK(config->fleet.group == "from-run");  // keys it does not set stay as the drop-ins said
+  CHECK(config->fleet.reboot == RebootPolicy::now);
+  put(dir->path(), std::string(kUpdateCredential), "[fleet]\nreboot = \"soon\"\n");
+  auto bad = load_update_config(dir->path());
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(bad.error().message(), Catch::Contains("cairn.update"));
+}
