@@ -155,6 +155,10 @@ std::vector<std::string> Machine::qemu_command() const {
       // append: the console log of every boot of this machine, one after the other.
       "-chardev", "file,id=console,append=on,path=" + (dir / "console.log").string(), "-serial",
       "chardev:console", "-qmp", "unix:" + (dir / "qmp.sock").string() + ",server=on,wait=off"};
+  for (const auto& option : options_.nic_options) {
+    auto nic = std::ranges::find(argv, "-nic");
+    *(nic + 1) += "," + option;
+  }
   if (kvm) argv.insert(argv.end(), {"-cpu", "host"});
   // A hardware watchdog as hosts have; an expiry resets the machine (QEMU's default action).
   // Kernels without its driver (the cloud kernel) simply leave it disarmed.

@@ -46,6 +46,9 @@ struct MachineOptions {
   unsigned memory_mib = 1024;
   unsigned cpus = 2;
   std::vector<std::string> extra_qemu_args;  // e.g. a watchdog device
+  // Options appended to the user-mode NIC, e.g. "guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:…"
+  // (a guest address that reaches a server on the host's loopback).
+  std::vector<std::string> nic_options;
   // Console silence after a reset that counts as a firmware hang (shorter in the harness's test).
   std::chrono::seconds firmware_silence = kFirmwareSilence;
 };

@@ -1,0 +1,128 @@
+// A host updates itself from its channel: nothing is asked of it over SSH. The channel
+// repository is served over HTTP and etcd runs on the host's loopback; the guest reaches them at
+// fixed addresses of its user-mode network (10.0.2.100:80 and 10.0.2.101:2379, QEMU guestfwd),
+// and learns its fleet settings from a system credential (SMBIOS type 11, `cairn.update`). Its
+// timer polls, the rollout admits it, it installs 1.0.1, reboots by its policy ("now"), passes
+// its health window and commits — and the fleet store shows the outcome.
+#include <catch2/catch.hpp>
+
+#include "common/hash.hpp"
+#include "common/process.hpp"
+#include "fleet/etcd_client.hpp"
+#include "fleet/fleet_store.hpp"
+#include "harness/background_process.hpp"
+#include "harness/test_support.hpp"
+#include "harness/update_flow.hpp"
+#include "support/etcd_server.hpp"
+
+using namespace cairn;
+using namespace cairn::qemu;
+
+namespace {
+
+std::string base64(std::string_view text) {
+  static constexpr char kDigits[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (unsigned char c : text) {
+    bits = (bits << 8) | c;
+    count += 8;
+    while (count >= 6) {
+      count -= 6;
+      out += kDigits[(bits >> count) & 63];
+    }
+  }
+  if (count > 0) out += kDigits[(bits << (6 - count)) & 63];
+  while (out.size() % 4 != 0) out += '=';
+  return out;
+}
+
+// The channel repository on 127.0.0.1 (tests/integration/channel_server.py); its port.
+Expected<int> serve_repository(const TestEnvironment& env, const std::filesystem::path& repo,
+                               const std::filesystem::path& dir,
+                               std::optional<BackgroundProcess>& server) {
+  auto port_file = dir / "channel.port";
+  server = CAIRN_TRY(BackgroundProcess::start(
+      {"python3", (env.source_dir / "tests/integration/channel_server.py").string(),
+       repo.string(), port_file.string()},
+      dir / "channel-server.log"));
+  for (int i = 0; i < 100; ++i) {
+    if (auto text = read_file(port_file); text && !text->empty()) return std::stoi(*text);
+    std::this_thread::sleep_for(100ms);
+  }
+  return fail(Errc::unavailable, "the channel server did not start");
+}
+
+}  // namespace
+
+TEST_CASE("a host updates itself from its channel by its timer and the fleet store shows it",
+          "[fleet][update][slow]") {
+  auto env = require(TestEnvironment::from_env());
+  auto etcd = require(testing::EtcdServer::start());
+  std::string machine_name = "fleet-timer";
+  auto options = env.machine(machine_name, env.disk("1.0.0"));
+  std::filesystem::path dir = options.work_dir.parent_path() / (machine_name + "-channel");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  SystemProcessRunner runner;
+  require(run_step(runner, {.argv = {env.cairn_build().string(), "publish",
+                                     env.image_dir("1.0.1").string(), "--repo",
+                                     (dir / "repo").string(), "--channel", "qemu", "--keys",
+                                     env.keys_dir().string()}}));
+  std::optional<BackgroundProcess> server;
+  int port = require(serve_repository(env, dir / "repo", dir, server));
+  int etcd_port = std::stoi(etcd.endpoint().substr(etcd.endpoint().rfind(':') + 1));
+
+  // Fixed guest addresses, forwarded per connection to the servers on loopback.
+  options.nic_options = {
+      "guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:" + std::to_string(port),
+      "guestfwd=tcp:10.0.2.101:2379-cmd:socat - TCP:127.0.0.1:" + std::to_string(etcd_port)};
+  std::string settings =
+      "[fleet]\nchannel = \"http://10.0.2.100/channels/qemu.json\"\n"
+      "store = \"http://10.0.2.101:2379\"\nname = \"qemu\"\nreboot = \"now\"\n";
+  options.extra_qemu_args.insert(
+      options.extra_qemu_args.end(),
+      {"-smbios", "type=11,value=io.systemd.credential.binary:cairn.update=" + base64(settings)});
+  options.ovmf_vars = require(enrolled_vars(env, env.disk("1.0.0")));
+  auto machine = require(Machine::create(options));
+  auto started = std::chrono::steady_clock::now();
+  require(machine.start());
+
+  // Only watch: the timer polls, the host installs, reboots (a fresh QEMU: cold_reboot) and
+  // commits after its window; the store is asked until the outcome is there.
+  auto client = require(fleet::EtcdClient::open(etcd.endpoint()));
+  auto store = fleet::etcd_fleet_store(std::move(client), "qemu");
+  std::optional<fleet::OutcomeRecord> outcome;
+  auto deadline = started + 20min;
+  while (!outcome && std::chrono::steady_clock::now() < deadline) {
+    REQUIRE(machine.running());  // restarts QEMU after the guest's reboot
+    if (auto outcomes = store->outcomes("1.0.1"); outcomes && !outcomes->empty()) {
+      outcome = outcomes->front();
+      break;
+    }
+    std::this_thread::sleep_for(5s);
+  }
+  INFO(machine.console_text());
+  REQUIRE(outcome);
+  report_time("1.0.0 boot, timer, install, reboot, window, commit", seconds_since(started));
+  CHECK(outcome->outcome == fleet::OutcomeKind::committed);
+  CHECK(outcome->from_version == "1.0.0");
+  CHECK(outcome->to_version == "1.0.1");
+  CHECK(outcome->window_seconds > 0);
+  CHECK_FALSE(outcome->steps.empty());
+
+  // What the host says of itself, read (not asked to do anything) over SSH.
+  require(machine.wait_for_ssh(180s));
+  auto status = require(update_status(machine));
+  INFO(status.dump(2));
+  CHECK(status["booted"] == "B");
+  CHECK(status["slots"]["B"]["version"] == "1.0.1");
+  CHECK(status["phase"] == "committed");
+  CHECK(status["last_poll"]["ok"] == true);
+  auto hosts = require(store->hosts());
+  REQUIRE(hosts.size() == 1);
+  CHECK(hosts[0].version == "1.0.1");
+  CHECK(hosts[0].alive);
+}
