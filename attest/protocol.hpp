@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base64.hpp"
 #include "common/error.hpp"
 
 namespace cairn::attest {
@@ -103,7 +104,8 @@ CAIRN_ATTEST_MESSAGE(QuoteSubmission)
 CAIRN_ATTEST_MESSAGE(Verdict)
 #undef CAIRN_ATTEST_MESSAGE
 
-std::string base64_encode(std::string_view bytes);
-Expected<std::string> base64_decode(std::string_view text);  // Errc::invalid_input if malformed
+// Base64 moved to common/ (etcd's gateway needs it too); the names stay reachable from here.
+using cairn::base64_decode;
+using cairn::base64_encode;
 
 }  // namespace cairn::attest

@@ -137,4 +137,53 @@ Expected<json> parse_strict_json(std::string_view text, std::string_view what) {
   return root;
 }
 
+Expected<StrictJsonObject> StrictJsonObject::of(const json& value, std::string where) {
+  if (!value.is_object()) return fail(Errc::invalid_input, where + ": not a JSON object");
+  return StrictJsonObject(value, std::move(where));
+}
+
+Expected<const json*> StrictJsonObject::member(std::string_view key) {
+  seen_.emplace(key);
+  auto it = object_->find(key);
+  if (it == object_->end()) return invalid(key, "is missing");
+  return &*it;
+}
+
+Expected<std::string> StrictJsonObject::string(std::string_view key) {
+  const json* value = CAIRN_TRY(member(key));
+  if (!value->is_string()) return invalid(key, "must be a string");
+  return value->get<std::string>();
+}
+
+Expected<bool> StrictJsonObject::boolean(std::string_view key) {
+  const json* value = CAIRN_TRY(member(key));
+  if (!value->is_boolean()) return invalid(key, "must be true or false");
+  return value->get<bool>();
+}
+
+Expected<double> StrictJsonObject::number(std::string_view key) {
+  const json* value = CAIRN_TRY(member(key));
+  if (!value->is_number()) return invalid(key, "must be a number");
+  return value->get<double>();
+}
+
+Expected<const json*> StrictJsonObject::array(std::string_view key) {
+  const json* value = CAIRN_TRY(member(key));
+  if (!value->is_array()) return invalid(key, "must be an array");
+  return value;
+}
+
+Status StrictJsonObject::finish() const {
+  for (const auto& [key, value] : object_->items()) {
+    if (!seen_.contains(key)) {
+      return fail(Errc::invalid_input, where_ + ": unknown field '" + key + "'");
+    }
+  }
+  return {};
+}
+
+std::unexpected<Error> StrictJsonObject::invalid(std::string_view key, std::string_view why) const {
+  return fail(Errc::invalid_input, where_ + ": '" + std::string(key) + "' " + std::string(why));
+}
+
 }  // namespace cairn

@@ -32,6 +32,9 @@ struct EtcdKeyValue {
   std::int64_t lease = 0;
 };
 
+// Errors name the operation and the endpoint: Errc::unavailable when etcd is unreachable or its
+// answer unreadable, else from etcd's gRPC code (not_found, invalid_input, …) with its message.
+// Not thread-safe: one client per thread.
 class EtcdClient {
  public:
   // `endpoint`: "http://127.0.0.1:2379" (or https). Nothing is sent until the first request.
@@ -63,6 +66,7 @@ class EtcdClient {
   // Renews the lease; returns its TTL after renewal, 0 when it had already expired (or never
   // existed) — then its keys are gone.
   Expected<std::chrono::seconds> keep_alive(std::int64_t lease);
+  // A lease that is already gone is no error.
   Status revoke_lease(std::int64_t lease);
 
   // HTTP requests this client has sent (bench/poll counts them).

@@ -50,6 +50,7 @@ struct CheckOutcome {
 
 enum class OutcomeKind { committed, rolled_back };
 std::string_view outcome_kind_name(OutcomeKind kind);
+Expected<OutcomeKind> parse_outcome_kind(std::string_view name);
 
 struct OutcomeRecord {
   std::string host;
@@ -70,6 +71,7 @@ struct OutcomeRecord {
 
 enum class ControlState { halted, paused, pulled };
 std::string_view control_state_name(ControlState state);
+Expected<ControlState> parse_control_state(std::string_view name);
 
 struct VersionControl {
   ControlState state = ControlState::paused;
@@ -90,10 +92,17 @@ struct PromotionRecord {
   bool operator==(const PromotionRecord&) const = default;
 };
 
+// The records as etcd holds them: one JSON object each, the struct's fields under the same names
+// (enums by their names: "rolled-back", "halted"; steps as {"step", "seconds"}, checks as
+// {"name", "passed", "detail"}); HostRecord::alive is not stored. Parsing is strict: a missing,
+// mistyped or unknown field is an Errc::invalid_input naming it. Writing replaces invalid UTF-8
+// in a string with U+FFFD rather than failing.
 Expected<HostRecord> parse_host_record(std::string_view json);
 std::string host_record_json(const HostRecord& record);
 Expected<OutcomeRecord> parse_outcome_record(std::string_view json);
 std::string outcome_record_json(const OutcomeRecord& record);
+Expected<PromotionRecord> parse_promotion_record(std::string_view json);
+std::string promotion_record_json(const PromotionRecord& record);
 Expected<VersionControl> parse_version_control(std::string_view json);
 std::string version_control_json(const VersionControl& control);
 
@@ -106,6 +115,8 @@ class FleetStore {
   virtual Expected<std::int64_t> keep_alive(const std::string& host, std::int64_t lease,
                                             std::chrono::seconds ttl) = 0;
   virtual Status put_host(const HostRecord& record) = 0;
+  // Listings are in key order (host id). A record that does not parse fails the whole listing
+  // with an error naming its key: a report built on the other records would hide that host.
   virtual Expected<std::vector<HostRecord>> hosts() = 0;
 
   virtual Status put_outcome(const std::string& version, const OutcomeRecord& record) = 0;

@@ -27,6 +27,18 @@ Expected<EntryState> parse_entry_state(std::string_view name) {
 
 std::string_view outcome_kind_name(OutcomeKind kind) { return enum_name(kOutcomeKinds, kind); }
 
+Expected<OutcomeKind> parse_outcome_kind(std::string_view name) {
+  if (auto kind = enum_from_name(kOutcomeKinds, name)) return *kind;
+  return fail(Errc::invalid_input,
+              "outcome \"" + std::string(name) + "\" is neither committed nor rolled-back");
+}
+
 std::string_view control_state_name(ControlState state) { return enum_name(kControlStates, state); }
+
+Expected<ControlState> parse_control_state(std::string_view name) {
+  if (auto state = enum_from_name(kControlStates, name)) return *state;
+  return fail(Errc::invalid_input,
+              "state \"" + std::string(name) + "\" is none of halted, paused, pulled");
+}
 
 }  // namespace cairn::fleet

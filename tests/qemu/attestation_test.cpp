@@ -11,9 +11,9 @@
 #include "common/fs.hpp"
 #include "common/pe.hpp"
 #include "common/process.hpp"
-#include "harness/background_process.hpp"
 #include "harness/test_support.hpp"
 #include "harness/update_flow.hpp"
+#include "support/background_process.hpp"
 
 using namespace cairn;
 using namespace cairn::qemu;
@@ -32,7 +32,7 @@ constexpr const char* kRunHook =
     "/etc/libvirt/hooks/qemu.d/20-cairn-attestation tenant prepare begin -";
 
 struct Verifier {
-  BackgroundProcess process;
+  testing::BackgroundProcess process;
   std::uint16_t port = 0;
   fs::path public_key;
 };
@@ -53,11 +53,11 @@ Verifier start_verifier(const TestEnvironment& env, const fs::path& dir) {
   REQUIRE(approve.exit_code == 0);
   // Port 0: the verifier picks a free one and says which ("listening on 127.0.0.1:PORT").
   auto process =
-      require(BackgroundProcess::start({verifier, "--db", db.string(), "serve", "--listen",
-                                        "127.0.0.1:0", "--token-key", key.string(),
-                                        // the guests' swtpm has no EK certificate: a lab
-                                        "--allow-ek-without-certificate"},
-                                       log));
+      require(testing::BackgroundProcess::start({verifier, "--db", db.string(), "serve", "--listen",
+                                                 "127.0.0.1:0", "--token-key", key.string(),
+                                                 // the guests' swtpm has no EK certificate: a lab
+                                                 "--allow-ek-without-certificate"},
+                                                log));
   static const std::regex kListening("listening on 127\\.0\\.0\\.1:([0-9]+)");
   std::smatch listening;
   std::string text;

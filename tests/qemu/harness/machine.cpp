@@ -1,7 +1,5 @@
 #include "machine.hpp"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +12,7 @@
 
 #include "common/fs.hpp"
 #include "common/process.hpp"
+#include "support/free_port.hpp"
 
 namespace cairn::qemu {
 
@@ -28,21 +27,6 @@ constexpr const char* kOvmfSecureBootCode = "/usr/share/OVMF/OVMF_CODE_4M.secboo
 // Machines alive now, so a failed assertion anywhere can collect their logs (see listener.cpp).
 std::mutex live_mutex;
 std::set<Machine*> live_machines;
-
-// A free TCP port on 127.0.0.1 for the SSH forward (the kernel picks it; QEMU binds it next).
-Expected<std::uint16_t> free_local_port() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail_errno("socket", errno);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0) {
-    return fail_errno("binding a local port", errno);
-  }
-  socklen_t length = sizeof address;
-  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  return ntohs(address.sin_port);
-}
 
 std::string shell_quote(const std::string& text) {
   std::string out = "'";
@@ -132,7 +116,8 @@ Expected<Machine> Machine::create(MachineOptions options) {
       "creating the disk overlay"));
   fs::copy_file(options.ovmf_vars, options.work_dir / "OVMF_VARS.fd", ec);
   if (ec) return fail(Errc::io, "copying " + options.ovmf_vars.string() + ": " + ec.message());
-  auto port = CAIRN_TRY(free_local_port());
+  // The SSH forward's port: the kernel picks it, QEMU binds it next.
+  auto port = CAIRN_TRY(testing::free_loopback_port());
   return Machine(std::move(options), port);
 }
 
@@ -191,7 +176,7 @@ Status Machine::start() {
   forget_qmp();
   started_ = Clock::now();
   qemu_.emplace(
-      CAIRN_TRY(BackgroundProcess::start(qemu_command(), options_.work_dir / "qemu.log")));
+      CAIRN_TRY(testing::BackgroundProcess::start(qemu_command(), options_.work_dir / "qemu.log")));
   auto qmp = QmpClient::connect(options_.work_dir / "qmp.sock");
   if (!qmp) {
     return fail(Errc::process, "QEMU did not start (" + qmp.error().message() + "); see " +

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "background_process.hpp"
 #include "common/error.hpp"
 #include "qmp.hpp"
+#include "support/background_process.hpp"
 #include "swtpm.hpp"
 
 namespace cairn::qemu {
@@ -136,7 +136,7 @@ class Machine {
   MachineOptions options_;
   std::uint16_t ssh_port_ = 0;
   std::optional<Swtpm> swtpm_;
-  std::optional<BackgroundProcess> qemu_;
+  std::optional<testing::BackgroundProcess> qemu_;
   std::optional<QmpClient> qmp_;
   std::chrono::steady_clock::time_point started_{};
   int silent_resets_ = 0;

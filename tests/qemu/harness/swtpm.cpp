@@ -33,7 +33,7 @@ Expected<Swtpm> Swtpm::start(const fs::path& dir) {
   fs::path socket = fs::absolute(dir / "swtpm.sock");
   fs::path log = dir / "swtpm.log";
   fs::remove(socket, ec);
-  auto process = CAIRN_TRY(BackgroundProcess::start(
+  auto process = CAIRN_TRY(testing::BackgroundProcess::start(
       {"swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + fs::absolute(dir / "state").string(),
        "--ctrl", "type=unixio,path=" + socket.string(), "--log", "level=1"},
       log));

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "background_process.hpp"
+#include "support/background_process.hpp"
 
 namespace cairn::qemu {
 
@@ -21,10 +21,10 @@ class Swtpm {
   pid_t pid() const { return process_.pid(); }
 
  private:
-  Swtpm(BackgroundProcess process, std::filesystem::path socket, std::filesystem::path log)
+  Swtpm(testing::BackgroundProcess process, std::filesystem::path socket, std::filesystem::path log)
       : process_(std::move(process)), socket_(std::move(socket)), log_(std::move(log)) {}
 
-  BackgroundProcess process_;
+  testing::BackgroundProcess process_;
   std::filesystem::path socket_, log_;
 };
 

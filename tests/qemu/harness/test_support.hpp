@@ -1,4 +1,4 @@
-// Catch2 glue: unwrap an Expected or fail the test with its error.
+// Catch2 glue for the scenarios: require() (an Expected or a failed test), output trimming, timing.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -6,23 +6,16 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "support/require.hpp"
 
 namespace cairn::qemu {
 
-template <class T>
-T require(Expected<T> result) {
-  if (!result) FAIL(result.error().describe());
-  return std::move(*result);
-}
+using testing::require;
 
 // Guest output without its trailing newlines and spaces.
 inline std::string trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
-}
-
-inline void require(Status status) {
-  if (!status) FAIL(status.error().describe());
 }
 
 // Seconds of wall time since `start`, for the timings the scenarios print.

@@ -77,3 +77,27 @@ TEST_CASE("a body of brackets is refused before the parser builds anything", "[j
   }
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 }
+
+TEST_CASE("a strict object names the field that is missing, mistyped or unknown", "[json]") {
+  auto doc = parse_strict_json(R"({"name": "a", "on": true, "n": 2, "list": [], "x": null})", "d");
+  REQUIRE(doc.has_value());
+  CHECK_THAT(StrictJsonObject::of(nlohmann::json::array(), "thing").error().message(),
+             Catch::Equals("thing: not a JSON object"));
+  auto object = StrictJsonObject::of(*doc, "thing");
+  REQUIRE(object.has_value());
+  CHECK(object->string("name").value() == "a");
+  CHECK(object->boolean("on").value());
+  CHECK(object->number("n").value() == 2.0);
+  CHECK(object->array("list").value()->empty());
+  CHECK_THAT(object->finish().error().message(), Catch::Equals("thing: unknown field 'x'"));
+  CHECK_THAT(object->string("x").error().message(), Catch::Equals("thing: 'x' must be a string"));
+  CHECK(object->finish().has_value());  // every field has been asked for now
+  CHECK_THAT(object->number("name").error().message(),
+             Catch::Equals("thing: 'name' must be a number"));
+  CHECK_THAT(object->boolean("n").error().message(),
+             Catch::Equals("thing: 'n' must be true or false"));
+  CHECK_THAT(object->array("on").error().message(), Catch::Equals("thing: 'on' must be an array"));
+  auto missing = object->string("gone");
+  CHECK(missing.error().code() == Errc::invalid_input);
+  CHECK_THAT(missing.error().message(), Catch::Equals("thing: 'gone' is missing"));
+}

@@ -1,4 +1,4 @@
-// A process the harness starts and must stop again: swtpm, QEMU. RAII, so a failing test (an
+// A process a test starts and must stop again: swtpm, QEMU, etcd. RAII, so a failing test (an
 // exception out of a Catch2 section) still stops everything it started.
 #pragma once
 
@@ -11,7 +11,7 @@
 
 #include "common/error.hpp"
 
-namespace cairn::qemu {
+namespace cairn::testing {
 
 class BackgroundProcess {
  public:
@@ -45,4 +45,4 @@ class BackgroundProcess {
   int exit_code_ = -1;
 };
 
-}  // namespace cairn::qemu
+}  // namespace cairn::testing

@@ -1,4 +1,4 @@
-#include "background_process.hpp"
+#include "support/background_process.hpp"
 
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -10,7 +10,7 @@
 #include <thread>
 #include <utility>
 
-namespace cairn::qemu {
+namespace cairn::testing {
 
 Expected<BackgroundProcess> BackgroundProcess::start(const std::vector<std::string>& argv,
                                                      const std::filesystem::path& log) {
@@ -96,4 +96,4 @@ void BackgroundProcess::stop(std::chrono::milliseconds grace) {
   }
 }
 
-}  // namespace cairn::qemu
+}  // namespace cairn::testing
