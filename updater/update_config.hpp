@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/duration.hpp"
 #include "common/error.hpp"
 
 namespace cairn::updater {
@@ -37,7 +38,7 @@ struct UpdateConfig {
 // defaults; an unknown key, a wrong type or a bad duration is an error naming file and line.
 Expected<UpdateConfig> load_update_config(const std::filesystem::path& root = "/");
 
-// "90s", "10min", "2h", "1500ms" (rounded up to whole seconds) or a bare number of seconds.
-Expected<std::chrono::seconds> parse_duration(std::string_view text);
+// The durations of [health] read as every Cairn duration is (common/duration.hpp).
+using cairn::parse_duration;
 
 }  // namespace cairn::updater
