@@ -28,31 +28,39 @@ std::string rfc3339(std::int64_t epoch) {
 
 }  // namespace
 
-Expected<BundleResult> write_bundle(const BundleRequest& request, Signer& signer,
-                                    Progress& progress) {
-  progress.stage_started(kStage);
-  auto started = std::chrono::steady_clock::now();
-  fs::path build_json = request.build_dir / "build.json";
+Expected<BuildSummary> read_build_summary(const fs::path& build_dir) {
+  fs::path build_json = build_dir / "build.json";
   auto build_text = CAIRN_TRY(read_file(build_json));
   auto build = nlohmann::json::parse(build_text, nullptr, false);
   if (build.is_discarded() || !build.is_object() || !build.contains("recipe") ||
       !build.contains("version") || !build.contains("root_hash")) {
     return fail(Errc::invalid_input, build_json.string() + " is not a cairn-build result");
   }
-  std::int64_t epoch = build.value("source_date_epoch", std::int64_t{0});
-  BundleContents contents{
-      .manifest = {.name = build.value("recipe", ""),
-                   .version = build.value("version", ""),
-                   .security_version = build.value("security_version", std::uint64_t{1}),
-                   .machine_class = build.value("machine_class", ""),
-                   .created = rfc3339(epoch),
-                   .root_hash = build.value("root_hash", "")},
-      .mtime = epoch,
-      .zstd_level = request.zstd_level};
-  const BundleManifest& manifest = contents.manifest;
-  // Checked before it names a file: the version becomes part of paths below.
-  CAIRN_CHECK(with_context(check_version(manifest.version), build_json.string()));
-  std::string stem = manifest.name + "_" + manifest.version;
+  BuildSummary summary{.recipe = build.value("recipe", ""),
+                       .version = build.value("version", ""),
+                       .root_hash = build.value("root_hash", ""),
+                       .security_version = build.value("security_version", std::uint64_t{1}),
+                       .machine_class = build.value("machine_class", ""),
+                       .source_date_epoch = build.value("source_date_epoch", std::int64_t{0})};
+  // Checked before it names a file: the version becomes part of paths.
+  CAIRN_CHECK(with_context(check_version(summary.version), build_json.string()));
+  return summary;
+}
+
+Expected<BundleResult> write_bundle(const BundleRequest& request, Signer& signer,
+                                    Progress& progress) {
+  progress.stage_started(kStage);
+  auto started = std::chrono::steady_clock::now();
+  auto build = CAIRN_TRY(read_build_summary(request.build_dir));
+  BundleContents contents{.manifest = {.name = build.recipe,
+                                       .version = build.version,
+                                       .security_version = build.security_version,
+                                       .machine_class = build.machine_class,
+                                       .created = rfc3339(build.source_date_epoch),
+                                       .root_hash = build.root_hash},
+                          .mtime = build.source_date_epoch,
+                          .zstd_level = request.zstd_level};
+  std::string stem = build.stem();
   fs::path uki = request.build_dir / (stem + ".efi");
   // Firmware would refuse to start a UKI the db key did not sign, and each refusal costs the host
   // a boot try: such a bundle is not made.

@@ -3,7 +3,9 @@
 // The UKI must carry a Secure Boot signature by the db key, as hosts check at install.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include "common/manifest.hpp"
 #include "common/progress.hpp"
@@ -23,6 +25,21 @@ struct BundleResult {
   BundleManifest manifest;
   std::uint64_t size = 0;
 };
+
+// What build.json says of a finished build, as far as bundles are concerned.
+struct BuildSummary {
+  std::string recipe;
+  std::string version;  // checked: check_version
+  std::string root_hash;
+  std::uint64_t security_version = 1;
+  std::string machine_class;
+  std::int64_t source_date_epoch = 0;
+
+  // "<recipe>_<version>": the stem of the UKI's and the default bundle's file names.
+  std::string stem() const { return recipe + "_" + version; }
+};
+// Errc::invalid_input naming build.json when it is not a cairn-build result.
+Expected<BuildSummary> read_build_summary(const std::filesystem::path& build_dir);
 
 // Written to a temporary file beside the output and renamed into place once complete.
 Expected<BundleResult> write_bundle(const BundleRequest& request, Signer& signer,

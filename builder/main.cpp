@@ -11,6 +11,7 @@
 #include "builder/image_inspect.hpp"
 #include "builder/keys.hpp"
 #include "builder/pipeline.hpp"
+#include "builder/publish.hpp"
 #include "builder/terminal_progress.hpp"
 #include "common/cli_errors.hpp"
 #include "common/cli_parse.hpp"
@@ -223,6 +224,32 @@ int main(int argc, char** argv) {
   bundle_cmd->add_option("--output", bundle_output, "bundle file")
       ->default_str("<build>/<recipe>_<version>.cairnb");
 
+  std::filesystem::path publish_build_dir, publish_keys = "out/keys";
+  PublishArgs publish_args;
+  auto* publish_cmd = app.add_subcommand(
+      "publish", "publish a build's signed bundle in a channel of a channel repository");
+  publish_cmd->add_option("build", publish_build_dir, "build directory (out/<recipe>/<version>)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  publish_cmd->add_option("--repo", publish_args.repo, "channel repository (bundles/, channels/)")
+      ->required();
+  publish_cmd->add_option("--channel", publish_args.channel, "channel name, e.g. staging")
+      ->required();
+  publish_cmd->add_option("-k,--keys", publish_keys, "key directory (signing key, trust/)")
+      ->capture_default_str();
+  publish_cmd->add_option("--waves", publish_args.waves, "FRACTION:DELAY,... e.g. 0.1:0s,1:1d")
+      ->capture_default_str();
+  publish_cmd
+      ->add_option("--max-failures", publish_args.max_failures, "failures that halt the rollout")
+      ->capture_default_str();
+  publish_cmd->add_option("--start", publish_args.start, "rollout start (RFC 3339 UTC)")
+      ->default_str("now");
+  publish_cmd->add_option("--expires-in", publish_args.expires_in, "the signed index's lifetime")
+      ->capture_default_str();
+  publish_cmd->add_option("--state", publish_args.state, "the entry's state")
+      ->check(CLI::IsMember({"active", "paused", "pulled"}))
+      ->capture_default_str();
+
   audit::AuditOptions audit_options{.hardening_dir = data_dir() / "hardening"};
   std::string audit_cmdline;
   std::filesystem::path audit_report = "compliance.json";
@@ -276,6 +303,16 @@ int main(int argc, char** argv) {
                  bundle->manifest.name.c_str(), bundle->manifest.version.c_str(),
                  static_cast<unsigned long long>(bundle->manifest.security_version),
                  bundle->path.c_str(), static_cast<double>(bundle->size) / (1 << 20));
+    return 0;
+  }
+  if (publish_cmd->parsed()) {
+    auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    auto request = publish_request(publish_args, now);
+    if (!request) return report_error(request.error(), json);
+    auto published = publish_build(publish_build_dir, publish_keys, *request, progress);
+    if (!published) return report_error(published.error(), json);
+    if (json) std::cout << to_json(*published).dump(2) << "\n";
+    std::fprintf(stderr, "%s\n", summary(*published).c_str());
     return 0;
   }
   if (inspect_cmd->parsed()) return run_inspect(target, inspect_out, inspect_keys, json, runner);

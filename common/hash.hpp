@@ -36,5 +36,8 @@ Expected<Sha256Digest> sha256_file(const std::filesystem::path& path);
 std::string to_hex(std::span<const std::uint8_t> bytes);
 // Fails on odd length or a non-hex character.
 Expected<std::string> from_hex(std::string_view hex);
+// True when `text` is exactly `length` lower-case hex digits: the one spelling of a digest that
+// signed documents carry, so that two spellings of one digest never compare unequal.
+bool is_lower_hex(std::string_view text, std::size_t length);
 
 }  // namespace cairn

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/hash.hpp"
+#include "common/json_object.hpp"
 #include "common/strict_json.hpp"
 #include "common/version.hpp"
 
@@ -15,61 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-bool is_hex(std::string_view text, std::size_t length) {
-  return text.size() == length && std::all_of(text.begin(), text.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
-// Strict access to one JSON object: every key must be read, types are checked.
-class ObjectReader {
- public:
-  ObjectReader(const json& object, std::string where) : object_(object), where_(std::move(where)) {}
-
-  Expected<std::string> string(const std::string& key) {
-    const json* value = CAIRN_TRY(get(key));
-    if (!value->is_string()) return wrong_type(key, "a string");
-    return value->get<std::string>();
-  }
-  Expected<std::uint64_t> unsigned_number(const std::string& key) {
-    const json* value = CAIRN_TRY(get(key));
-    if (!value->is_number_unsigned()) return wrong_type(key, "a non-negative integer");
-    return value->get<std::uint64_t>();
-  }
-  Expected<const json*> array(const std::string& key) {
-    const json* value = CAIRN_TRY(get(key));
-    if (!value->is_array()) return wrong_type(key, "an array");
-    return value;
-  }
-  Status finish() const {
-    for (const auto& [key, value] : object_.items()) {
-      if (!seen_.contains(key))
-        return fail(Errc::invalid_input, where_ + ": unknown key '" + key + "'");
-    }
-    return {};
-  }
-  std::unexpected<Error> invalid(const std::string& key, const std::string& why) const {
-    return fail(Errc::invalid_input, where_ + "." + key + ": " + why);
-  }
-
- private:
-  Expected<const json*> get(const std::string& key) {
-    seen_.insert(key);
-    auto it = object_.find(key);
-    if (it == object_.end()) return fail(Errc::invalid_input, where_ + ": missing '" + key + "'");
-    return &*it;
-  }
-  std::unexpected<Error> wrong_type(const std::string& key, const char* expected) const {
-    return invalid(key, std::string("must be ") + expected);
-  }
-
-  const json& object_;
-  std::string where_;
-  std::set<std::string> seen_;
-};
-
 template <class Enum, std::size_t N>
-Expected<Enum> parse_enum(ObjectReader& reader, const std::string& key,
+Expected<Enum> parse_enum(JsonObjectReader& reader, const std::string& key,
                           const std::array<Enum, N>& values) {
   std::string text = CAIRN_TRY(reader.string(key));
   for (Enum value : values) {
@@ -79,8 +28,8 @@ Expected<Enum> parse_enum(ObjectReader& reader, const std::string& key,
 }
 
 Expected<ManifestPayload> parse_payload(const json& object, const std::string& where) {
-  if (!object.is_object()) return fail(Errc::invalid_input, where + ": must be an object");
-  ObjectReader reader(object, where);
+  CAIRN_CHECK(JsonObjectReader::require_object(object, where));
+  JsonObjectReader reader(object, where);
   ManifestPayload payload;
   payload.name = CAIRN_TRY(reader.string("name"));
   if (!is_safe_member_name(payload.name)) {
@@ -92,7 +41,7 @@ Expected<ManifestPayload> parse_payload(const json& object, const std::string& w
   payload.size = CAIRN_TRY(reader.unsigned_number("size"));
   if (payload.size == 0) return reader.invalid("size", "must not be zero");
   payload.sha256 = CAIRN_TRY(reader.string("sha256"));
-  if (!is_hex(payload.sha256, 64))
+  if (!is_lower_hex(payload.sha256, 64))
     return reader.invalid("sha256", "must be 64 lowercase hex digits");
   payload.compression = CAIRN_TRY(parse_enum(
       reader, "compression", std::array{PayloadCompression::none, PayloadCompression::zstd}));
@@ -136,7 +85,7 @@ const ManifestPayload* BundleManifest::find(PayloadTarget target) const {
 Expected<BundleManifest> parse_manifest(std::string_view text) {
   json root = CAIRN_TRY(parse_strict_json(text, "manifest"));
   if (!root.is_object()) return fail(Errc::invalid_input, "manifest: not a JSON object");
-  ObjectReader reader(root, "manifest");
+  JsonObjectReader reader(root, "manifest");
   if (CAIRN_TRY(reader.unsigned_number("format")) != BundleManifest::kFormat) {
     return reader.invalid("format", "this cairn-update reads format " +
                                         std::to_string(BundleManifest::kFormat) + " only");
@@ -155,7 +104,7 @@ Expected<BundleManifest> parse_manifest(std::string_view text) {
   }
   manifest.created = CAIRN_TRY(reader.string("created"));
   manifest.root_hash = CAIRN_TRY(reader.string("root_hash"));
-  if (!is_hex(manifest.root_hash, 64)) {
+  if (!is_lower_hex(manifest.root_hash, 64)) {
     return reader.invalid("root_hash", "must be 64 lowercase hex digits");
   }
   const json* payloads = CAIRN_TRY(reader.array("payloads"));

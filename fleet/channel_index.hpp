@@ -18,6 +18,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -77,6 +78,15 @@ struct ChannelIndex {
   bool operator==(const ChannelIndex&) const = default;
 };
 
+// A channel's name is a file name in the repository: [a-z0-9][a-z0-9._-]*, at most
+// kMaxChannelNameLength characters. Errc::invalid_input naming the rule broken.
+inline constexpr std::size_t kMaxChannelNameLength = 64;
+Status check_channel_name(std::string_view name);
+// Waves non-empty, fractions in (0, 1] and delays both strictly increasing (the last fraction
+// may stay below 1: a partial rollout), max_failures at least 1. The parser and the publisher
+// both apply it; errors say which wave.
+Status check_rollout(const Rollout& rollout);
+
 // Strict parsing (duplicate keys, unknown keys, wrong types, a bundle path that leaves the
 // repository, waves out of order, … are Errc::invalid_input naming the field).
 Expected<ChannelIndex> parse_channel_index(std::string_view json);
@@ -92,6 +102,13 @@ struct IndexExpectations {
   std::string channel;                       // the channel the host follows
   std::optional<std::uint64_t> last_serial;  // the highest serial this host accepted before
 };
+
+// Checks the detached signature first and parses only what it covers: the index of a channel,
+// trusted but not yet checked for name, expiry or serial (a publisher re-signing its own index
+// needs exactly this). Errors from `verifier` keep their code (Errc::integrity, Errc::crypto).
+Expected<ChannelIndex> verify_channel_index_signature(std::string_view index_bytes,
+                                                      std::string_view signature,
+                                                      SignatureVerifier& verifier);
 
 // Checks the detached signature (the same trust as bundles), then the channel's name, expiry
 // and serial: a serial below `last_serial` is a replayed (older) index, Errc::integrity; an

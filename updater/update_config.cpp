@@ -11,24 +11,6 @@ namespace cairn::updater {
 
 namespace fs = std::filesystem;
 
-Expected<std::chrono::seconds> parse_duration(std::string_view text) {
-  std::uint64_t number = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (ec != std::errc() || end == text.data()) {
-    return fail(Errc::invalid_input, "'" + std::string(text) + "' is not a duration");
-  }
-  static const std::map<std::string_view, std::uint64_t, std::less<>> kMillis = {
-      {"", 1000},   {"s", 1000},    {"sec", 1000},  {"ms", 1},
-      {"m", 60000}, {"min", 60000}, {"h", 3600000}, {"hour", 3600000}};
-  auto it = kMillis.find(unit);
-  if (it == kMillis.end()) {
-    return fail(Errc::invalid_input,
-                "'" + std::string(text) + "' has an unknown unit (use ms, s, min or h)");
-  }
-  return std::chrono::seconds((number * it->second + 999) / 1000);
-}
-
 namespace {
 
 Expected<int> parse_clock_time(std::string_view text) {

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/duration.hpp"
 #include "common/error.hpp"
 
 namespace cairn::updater {
@@ -74,7 +75,7 @@ Expected<UpdateConfig> load_update_config(const std::filesystem::path& root = "/
 // "now", "manual" or "window HH:MM-HH:MM".
 Status parse_reboot_policy(std::string_view text, FleetConfig& out);
 
-// "90s", "10min", "2h", "1500ms" (rounded up to whole seconds) or a bare number of seconds.
-Expected<std::chrono::seconds> parse_duration(std::string_view text);
+// The durations of [health] and [fleet] read as every Cairn duration is (common/duration.hpp).
+using cairn::parse_duration;
 
 }  // namespace cairn::updater

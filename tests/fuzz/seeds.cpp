@@ -1,6 +1,7 @@
 // Writes the seed corpora of tests/fuzz/corpus from Cairn's own writers (manifest and golden
-// measurements to_json, the unit tests' SoftTpm and bundle layout, the verifier's token signing)
-// and the TPM fixtures of tests/unit/attest/data. Run through tests/fuzz/make-corpus.
+// measurements to_json, the channel index writer, the unit tests' SoftTpm and bundle layout, the
+// verifier's token signing) and the TPM fixtures of tests/unit/attest/data. Run through
+// tests/fuzz/make-corpus.
 #include <archive.h>
 #include <archive_entry.h>
 #include <zstd.h>
@@ -18,6 +19,7 @@
 #include "common/hash.hpp"
 #include "common/manifest.hpp"
 #include "common/pki.hpp"
+#include "fleet/channel_index.hpp"
 #include "unit/attest/soft_tpm.hpp"
 
 namespace fs = std::filesystem;
@@ -157,6 +159,39 @@ void bundle_seeds(const fs::path& keys) {
   seed("pe", "small-uki.efi", uki);
 }
 
+// Channel indexes: entries of two machine classes, a paused one, a partial rollout; and a new
+// channel without entries.
+void channel_seeds() {
+  using namespace fleet;
+  using std::chrono::seconds;
+  auto time = [](const char* text) { return must(parse_time(text), text); };
+  ChannelEntry first{
+      .version = "1.0.1",
+      .security_version = 1,
+      .machine_class = "x86_64-kvm-host",
+      .bundle = {.path = "bundles/kvm-host_1.0.1.cairnb",
+                 .size = 123456789,
+                 .sha256 = std::string(64, 'd')},
+      .published = time("2026-12-03T21:00:00Z"),
+      .rollout = {.start = time("2026-12-03T21:00:00Z"),
+                  .waves = {{0.1, seconds(0)}, {0.5, seconds(3600)}, {1.0, seconds(86400)}},
+                  .max_failures = 3}};
+  ChannelEntry paused = first, other_class = first;
+  paused.version = "1.0.2";
+  paused.bundle.path = "bundles/kvm-host_1.0.2.cairnb";
+  paused.rollout.waves = {{0.25, seconds(600)}};
+  paused.state = EntryState::paused;
+  other_class.machine_class = "aarch64-kvm-host";
+  seed("channel_index", "stable.json",
+       channel_index_json({.channel = "stable",
+                           .serial = 42,
+                           .expires = time("2026-12-10T21:00:00Z"),
+                           .entries = {first, paused, other_class}}));
+  seed("channel_index", "new-channel.json",
+       channel_index_json(
+           {.channel = "staging", .serial = 1, .expires = time("2026-12-10T21:00:00Z")}));
+}
+
 void attest_seeds(const fs::path& data) {
   using namespace attest;
   auto image = testing::SoftImage::create("kvm-host", "1.0.0");
@@ -244,6 +279,7 @@ int main(int argc, char** argv) {
   }
   out_dir = argv[1];
   bundle_seeds(argv[2]);
+  channel_seeds();
   attest_seeds(argv[3]);
   token_seeds(argv[2]);
   return 0;
