@@ -10,6 +10,7 @@
 
 #include "common/cli_errors.hpp"
 #include "common/cli_parse.hpp"
+#include "fleet/channel_index.hpp"
 #include "fleet/promote.hpp"
 #include "fleet/rollout_report.hpp"
 
@@ -172,7 +173,7 @@ int main(int argc, char** argv) {
     } else {
       std::printf("%s published in %s (serial %llu)%s: %s.\n", promote.version.c_str(),
                   promote.to_channel.c_str(), static_cast<unsigned long long>(promoted->serial),
-                  promote.force ? ", FORCED by " + promote.by : "",
+                  promote.force ? (", FORCED by " + promote.by).c_str() : "",
                   promoted->evidence.summary.c_str());
     }
     return 0;

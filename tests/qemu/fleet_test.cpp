@@ -5,39 +5,22 @@
 // timer polls, the rollout admits it, it installs 1.0.1, reboots by its policy ("now"), passes
 // its health window and commits — and the fleet store shows the outcome.
 #include <catch2/catch.hpp>
+#include <thread>
 
-#include "common/hash.hpp"
+#include "common/base64.hpp"
 #include "common/process.hpp"
 #include "fleet/etcd_client.hpp"
 #include "fleet/fleet_store.hpp"
-#include "harness/background_process.hpp"
 #include "harness/test_support.hpp"
 #include "harness/update_flow.hpp"
+#include "support/background_process.hpp"
 #include "support/etcd_server.hpp"
 
 using namespace cairn;
 using namespace cairn::qemu;
+using cairn::testing::BackgroundProcess;
 
 namespace {
-
-std::string base64(std::string_view text) {
-  static constexpr char kDigits[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (unsigned char c : text) {
-    bits = (bits << 8) | c;
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out += kDigits[(bits >> count) & 63];
-    }
-  }
-  if (count > 0) out += kDigits[(bits << (6 - count)) & 63];
-  while (out.size() % 4 != 0) out += '=';
-  return out;
-}
 
 // The channel repository on 127.0.0.1 (tests/integration/channel_server.py); its port.
 Expected<int> serve_repository(const TestEnvironment& env, const std::filesystem::path& repo,
@@ -84,7 +67,7 @@ TEST_CASE("a host updates itself from its channel by its timer and the fleet sto
       "store = \"http://10.0.2.101:2379\"\nname = \"qemu\"\nreboot = \"now\"\n";
   options.extra_qemu_args.insert(
       options.extra_qemu_args.end(),
-      {"-smbios", "type=11,value=io.systemd.credential.binary:cairn.update=" + base64(settings)});
+      {"-smbios", "type=11,value=io.systemd.credential.binary:cairn.update=" + base64_encode(settings)});
   options.ovmf_vars = require(enrolled_vars(env, env.disk("1.0.0")));
   auto machine = require(Machine::create(options));
   auto started = std::chrono::steady_clock::now();

@@ -190,13 +190,14 @@ TEST_CASE("an eligible update installs with the index's size and digest", "[poll
 TEST_CASE("the wave decides when a host takes a version", "[poll]") {
   Poller poller;
   double bucket = fleet::host_bucket(poller.facts.machine_id, "1.0.1");
-  // One wave just below this host's bucket, the next one an hour later taking everyone.
+  // The rollout started an hour ago: one wave below this host's bucket, the next one taking
+  // everyone two hours after the start (an hour from now).
   poller.server.publish(
-      index_of(1, {entry("1.0.1", {{std::max(bucket / 2, 1e-9), 0s}, {1.0, 3600s}})}));
+      index_of(1, {entry("1.0.1", {{std::max(bucket / 2, 1e-9), 0s}, {1.0, 7200s}})}));
   auto early = poller.poll();
   REQUIRE(early);
   CHECK_THAT(early->message, Catch::Contains("waiting for its wave"));
-  CHECK_THAT(early->message, Catch::Contains("eligible at " + fleet::format_time(kNow)));
+  CHECK_THAT(early->message, Catch::Contains("eligible at " + fleet::format_time(kNow + 1h)));
   CHECK(poller.installs.empty());
   poller.now = kNow + 1h;
   auto later = poller.poll();
