@@ -70,7 +70,10 @@ Status fsync_directory(const fs::path& dir) {
   return {};
 }
 
-Status write_file_atomic(const fs::path& path, std::string_view contents, unsigned mode) {
+namespace {
+
+Status write_and_rename(const fs::path& path, std::string_view contents, unsigned mode,
+                        bool durable) {
   fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   fs::path temp = dir / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()));
   {
@@ -79,7 +82,7 @@ Status write_file_atomic(const fs::path& path, std::string_view contents, unsign
       ::unlink(temp.c_str());
       return written;
     }
-    if (::fsync(fd.get()) != 0) {
+    if (durable && ::fsync(fd.get()) != 0) {
       int err = errno;
       ::unlink(temp.c_str());
       return fail_errno("fsync " + temp.string(), err);
@@ -90,7 +93,17 @@ Status write_file_atomic(const fs::path& path, std::string_view contents, unsign
     ::unlink(temp.c_str());
     return fail_errno("rename " + temp.string() + " to " + path.string(), err);
   }
-  return fsync_directory(dir);
+  return durable ? fsync_directory(dir) : Status{};
+}
+
+}  // namespace
+
+Status write_file_atomic(const fs::path& path, std::string_view contents, unsigned mode) {
+  return write_and_rename(path, contents, mode, /*durable=*/true);
+}
+
+Status replace_file(const fs::path& path, std::string_view contents, unsigned mode) {
+  return write_and_rename(path, contents, mode, /*durable=*/false);
 }
 
 Status copy_into(const fs::path& source, const fs::path& target, std::uint64_t offset) {

@@ -60,6 +60,11 @@ Expected<std::string> read_file(const std::filesystem::path& path);
 // the directory, so a crash leaves either the old or the new file, never a mix.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view contents,
                          unsigned mode = 0644);
+// The same without the fsyncs: readers still see the old file or the new one, but a crash may
+// bring the old one back. For files whose last change is worth little (the time of a routine
+// check), on a path that runs often.
+Status replace_file(const std::filesystem::path& path, std::string_view contents,
+                    unsigned mode = 0644);
 
 Status fsync_directory(const std::filesystem::path& dir);
 

@@ -118,9 +118,10 @@ Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& confi
   auto store = CAIRN_TRY(open_store(fleet_config));
   auto verifier = CAIRN_TRY(CmsVerifier::load(host.trust));
   auto fetcher = http_document_fetcher({.ca_file = fleet_config.ca_file});
-  PollState state = CAIRN_TRY(load_poll_state(host.state));
+  const PollState before = CAIRN_TRY(load_poll_state(host.state));
+  PollState state = before;
   Status synced = store ? sync_store(*store, host, fleet_config, facts, state) : Status{};
-  CAIRN_CHECK(save_poll_state(host.state, state));
+  if (differs_beyond_poll_time(state, before)) CAIRN_CHECK(save_poll_state(host.state, state));
 
   SystemdManager systemd;
   PollSeams seams{
@@ -141,10 +142,9 @@ Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& confi
       // A disk-image file is "rebooted" by the next command naming its other slot.
       .reboot = [&]() -> Status { return is_disk_image(host) ? Status{} : systemd.reboot(); },
   };
-  auto result = poll_channel(fleet_config, host.state, facts, seams);
+  auto result = poll_channel(fleet_config, host.state, facts, seams, state);
 
   // Where the host stands now, for `status` and the store.
-  state = CAIRN_TRY(load_poll_state(host.state));
   std::string message = result ? result->message : result.error().message();
   if (result && !synced) message += "; " + store_error(synced.error());
   state.last = LastPoll{.at = utc_now(), .ok = result && synced, .message = message};
@@ -155,7 +155,8 @@ Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& confi
       synced = std::unexpected(published.error());
     }
   }
-  CAIRN_CHECK(save_poll_state(host.state, state));
+  // A quiet poll changes only its own time: not worth an fsync on every host every hour.
+  CAIRN_CHECK(save_poll_state(host.state, state, differs_beyond_poll_time(state, before)));
   if (!result) return result;
   if (!synced) return fail(synced.error().code(), message);
   return result;

@@ -36,6 +36,8 @@ Expected<ChannelIndex> current_index(const FleetConfig& config, const ChannelUrl
   CAIRN_CHECK(save_cached_index(state_dir, {.index = fetched.body, .signature = signature}));
   state.etag = fetched.etag;
   state.last_serial = index.serial;
+  // The serial now seen is what refuses a replay of older ones: kept before anything else.
+  CAIRN_CHECK(save_poll_state(state_dir, state));
   return index;
 }
 
@@ -121,13 +123,9 @@ RebootDecision decide_reboot(const FleetConfig& config, const std::string& versi
 }
 
 Expected<PollResult> poll_channel(const FleetConfig& config, const std::filesystem::path& state_dir,
-                                  const PollFacts& facts, PollSeams& seams) {
+                                  const PollFacts& facts, PollSeams& seams, PollState& state) {
   auto channel = CAIRN_TRY(parse_channel_url(config.channel));
-  PollState state = CAIRN_TRY(load_poll_state(state_dir));
-  auto index = current_index(config, channel, state_dir, state, seams);
-  // What was learnt of the channel is kept even when the poll goes no further.
-  CAIRN_CHECK(save_poll_state(state_dir, state));
-  if (!index) return std::unexpected(index.error());
+  auto index = CAIRN_TRY(current_index(config, channel, state_dir, state, seams));
 
   PollResult result;
   const HostState& host = facts.state;
@@ -146,11 +144,11 @@ Expected<PollResult> poll_channel(const FleetConfig& config, const std::filesyst
     return result;
   }
   std::map<std::string, fleet::VersionControl> controls;
-  auto choice = CAIRN_TRY(choose(*index, facts, seams, controls));
+  auto choice = CAIRN_TRY(choose(index, facts, seams, controls));
   switch (choice.kind) {
     case UpdateChoice::Kind::up_to_date:
       result.message = "up to date (" + facts.running_version + ", serial " +
-                       std::to_string(index->serial) + ")";
+                       std::to_string(index.serial) + ")";
       return result;
     case UpdateChoice::Kind::skipped:
       result.message = "no update to take: " + choice.reason;

@@ -66,8 +66,10 @@ struct ChannelUrl {
 };
 Expected<ChannelUrl> parse_channel_url(const std::string& url);
 
+// `state`: the caller's (it saves it after the poll); saved here too, durably, where losing it
+// would matter — a new index accepted (its serial), an install about to start (what it adopts).
 Expected<PollResult> poll_channel(const FleetConfig& config, const std::filesystem::path& state_dir,
-                                  const PollFacts& facts, PollSeams& seams);
+                                  const PollFacts& facts, PollSeams& seams, PollState& state);
 
 // The reboot policy's word on an installed update: reboot now, or the message saying when.
 struct RebootDecision {

@@ -66,7 +66,9 @@ Expected<PollState> load_poll_state(const fs::path& state_dir) {
   return state;
 }
 
-Status save_poll_state(const fs::path& state_dir, const PollState& state) {
+namespace {
+
+json state_json(const PollState& state) {
   json root = json::object();
   if (state.last_serial) root["last_serial"] = *state.last_serial;
   root["etag"] = state.etag;
@@ -82,7 +84,23 @@ Status save_poll_state(const fs::path& state_dir, const PollState& state) {
     root["last_poll"] = {
         {"at", state.last->at}, {"ok", state.last->ok}, {"message", state.last->message}};
   }
-  return write_file_atomic(state_dir / kStateFile, root.dump(2) + "\n");
+  return root;
+}
+
+}  // namespace
+
+Status save_poll_state(const fs::path& state_dir, const PollState& state, bool durable) {
+  std::string text = state_json(state).dump(2) + "\n";
+  return durable ? write_file_atomic(state_dir / kStateFile, text)
+                 : replace_file(state_dir / kStateFile, text);
+}
+
+bool differs_beyond_poll_time(const PollState& a, const PollState& b) {
+  json left = state_json(a), right = state_json(b);
+  for (json* side : {&left, &right}) {
+    if (side->contains("last_poll")) (*side)["last_poll"].erase("at");
+  }
+  return left != right;
 }
 
 Expected<std::optional<CachedIndex>> load_cached_index(const fs::path& state_dir) {

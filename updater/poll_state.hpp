@@ -38,7 +38,11 @@ struct PollState {
 
 // A missing file is a host that never polled; a malformed one is an error.
 Expected<PollState> load_poll_state(const std::filesystem::path& state_dir);
-Status save_poll_state(const std::filesystem::path& state_dir, const PollState& state);
+// `durable`: fsynced. A poll that changed nothing but its time need not be (replace_file).
+Status save_poll_state(const std::filesystem::path& state_dir, const PollState& state,
+                       bool durable = true);
+// Whether `a` and `b` differ in more than the last poll's time.
+bool differs_beyond_poll_time(const PollState& a, const PollState& b);
 
 struct CachedIndex {
   std::string index;

@@ -23,15 +23,16 @@ trap cleanup EXIT
 start_etcd "$work/etcd"
 fleet_cli() { "$CAIRN_FLEET" --store "$ETCD_ENDPOINT" --fleet itest "$@"; }
 
-serve_repo() {  # serve_repo DIR [--redirect-scheme]: prints the port
+serve_repo() {  # serve_repo DIR [--redirect-scheme]: sets $port
   rm -f "$work/port"
-  python3 "$CAIRN_SOURCE/tests/integration/channel_server.py" "$1" "$work/port" "${@:2}" &
+  python3 "$CAIRN_SOURCE/tests/integration/channel_server.py" "$1" "$work/port" "${@:2}" \
+    >>"$work/channel-server.log" 2>&1 &
   servers+=($!)
   for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.05; done
-  cat "$work/port"
+  port=$(cat "$work/port")
 }
 mkdir -p "$repo"
-port=$(serve_repo "$repo")
+serve_repo "$repo"
 channel_url="http://127.0.0.1:$port/channels/staging.json"
 
 # --- the hosts -------------------------------------------------------------------------------
@@ -162,14 +163,13 @@ pulled=0
 for i in "${rest[@]:$half}"; do [[ $(slot_b "$i") == cairn_empty ]] && pulled=$((pulled + 1)); done
 check_eq "pull: no host starts it" $(( ${#rest[@]} - half )) "$pulled"
 check_contains "pull: the host says why" "$(cat "$work/h${rest[-1]}/poll3.out")" "pulled"
-fleet_cli resume 1.0.1 >/dev/null
 
 # --- refusals: one clear error, exit 1, nothing installed ---------------------------------------
 victim=${rest[-1]}
-refused() {  # refused "what" MESSAGE: the victim's poll fails saying MESSAGE, slot B stays empty
+refused() {  # refused "what" EXIT MESSAGE: the victim's poll fails saying MESSAGE; slot B empty
   set +e; out=$(poll "$victim" 2>&1); code=$?; set -e
-  check_eq "$1: exit 1" 1 "$code"
-  check_contains "$1: says why" "$out" "$2"
+  check_eq "$1: exit $2" "$2" "$code"
+  check_contains "$1: says why" "$out" "$3"
   check_eq "$1: one error line" 1 "$(grep -c 'error:' <<<"$out")"
   check_eq "$1: nothing installed" cairn_empty "$(slot_b "$victim")"
   check_contains "$1: status says why" "$(host "$victim" status)" "last poll:"
@@ -182,42 +182,44 @@ index="$repo/channels/staging.json"
 cp "$index" "$work/good.json"; cp "$index.sig" "$work/good.json.sig"
 serial=$(jq .serial "$index")
 
-# A newer index the host accepts, then the older one served again: replayed.
+# (1.0.1 is still pulled: the victim accepts indexes without installing.) A newer index the
+# host accepts, then the older one served again: replayed.
 jq ".serial = $((serial + 1))" "$work/good.json" > "$index"; sign "$index"
 poll "$victim" >/dev/null 2>&1 || true
 cp "$work/good.json" "$index"; cp "$work/good.json.sig" "$index.sig"
-refused "a replayed older index" "replayed"
+refused "a replayed older index" 5 "replayed"
 # Expired.
 jq ".serial = $((serial + 2)) | .expires = \"2020-01-01T00:00:00Z\"" "$work/good.json" > "$index"
 sign "$index"
-refused "an expired index" "expired"
+refused "an expired index" 5 "expired"
 # Signed by a key the hosts do not trust.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=intruder -keyout "$work/x.key" \
   -out "$work/x.crt" 2>/dev/null
 jq ".serial = $((serial + 3))" "$work/good.json" > "$index"
 openssl cms -sign -binary -noattr -outform DER -md sha256 -signer "$work/x.crt" \
   -inkey "$work/x.key" -in "$index" -out "$index.sig"
-refused "an index signed by an untrusted key" "signature"
-# Signed properly, but its sha256 is not the bundle's.
+refused "an index signed by an untrusted key" 5 "signature"
+# Signed properly, but its sha256 is not the bundle's (1.0.1 resumed: the host tries it).
+fleet_cli resume 1.0.1 >/dev/null
 jq ".serial = $((serial + 4)) | .entries[0].bundle.sha256 = \"$(printf x | sha256sum | cut -c1-64)\"" \
   "$work/good.json" > "$index"
 sign "$index"
-refused "an index whose sha256 disagrees with the bundle" "differs from the channel index"
+refused "an index whose sha256 disagrees with the bundle" 5 "differs from the channel index"
 # The bundle grew past what the index says.
 jq ".serial = $((serial + 5))" "$work/good.json" > "$index"; sign "$index"
 bundle_file="$repo/$(jq -r '.entries[0].bundle.path' "$index")"
 cp "$bundle_file" "$work/bundle.orig"
 head -c 1048576 /dev/zero >> "$bundle_file"
-refused "a bundle bigger than the index says" "bigger than the channel index says"
+refused "a bundle bigger than the index says" 5 "bigger than the channel index says"
 cp "$work/bundle.orig" "$bundle_file"
 # A channel URL that redirects to another scheme.
-redirect_port=$(serve_repo "$repo" --redirect-scheme)
-sed -i "s|^channel = .*|channel = \"http://127.0.0.1:$redirect_port/channels/staging.json\"|" \
+serve_repo "$repo" --redirect-scheme
+sed -i "s|^channel = .*|channel = \"http://127.0.0.1:$port/channels/staging.json\"|" \
   "$work/h$victim/root/etc/cairn/update.toml"
-refused "a channel URL that redirects to another scheme" "redirected away from http"
+refused "a channel URL that redirects to another scheme" 1 "redirected away from http"
 # Unreachable channel and store: nothing changes, status says why.
 sed -i "s|^channel = .*|channel = \"http://127.0.0.1:1/channels/staging.json\"|" \
   "$work/h$victim/root/etc/cairn/update.toml"
-refused "an unreachable channel server" "127.0.0.1:1"
+refused "an unreachable channel server" 3 "127.0.0.1:1"
 
 finish

@@ -104,7 +104,11 @@ struct Poller {
                       ++reboots;
                       return {};
                     }};
-    return poll_channel(config, dir.path(), facts, seams);
+    auto state = load_poll_state(dir.path());
+    REQUIRE(state);
+    auto result = poll_channel(config, dir.path(), facts, seams, *state);
+    REQUIRE(save_poll_state(dir.path(), *state));
+    return result;
   }
 
   TempDir dir;
