@@ -58,7 +58,7 @@ struct OutcomeRecord {
   std::string from_version;
   std::string to_version;
   OutcomeKind outcome = OutcomeKind::committed;
-  std::string reason;                // why it rolled back, or the window's summary
+  std::string reason;  // why it rolled back, or the window's summary
   // An administrator's rollback or mark-bad: the operator's decision, not a failure of the
   // update (it neither halts the rollout nor counts against a promotion).
   bool by_operator = false;

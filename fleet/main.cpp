@@ -1,12 +1,12 @@
 // cairn-fleet: the operator's view of a fleet and its rollouts, from the fleet store (etcd):
 // status, the report after an update, pause / resume / pull, promote from staging to stable.
+#include <pwd.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <pwd.h>
 
 #include "common/cli_errors.hpp"
 #include "common/cli_parse.hpp"
@@ -115,7 +115,9 @@ int main(int argc, char** argv) {
     if (!hosts) return failed(hosts.error());
     auto controls = store->controls();
     if (!controls) return failed(controls.error());
-    auto report = build_report(version, *outcomes, *hosts, *controls);
+    auto promotions = store->promotions(version);
+    if (!promotions) return failed(promotions.error());
+    auto report = build_report(version, *outcomes, *hosts, *controls, std::move(*promotions));
     if (json) {
       print_json(report_json(report));
     } else {
@@ -124,13 +126,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (pause_cmd->parsed() || pull_cmd->parsed()) {
-    VersionControl control{.state = pause_cmd->parsed() ? ControlState::paused : ControlState::pulled,
-                           .by = operator_name(by),
-                           .reason = reason,
-                           .at = now_text()};
+    VersionControl control{
+        .state = pause_cmd->parsed() ? ControlState::paused : ControlState::pulled,
+        .by = operator_name(by),
+        .reason = reason,
+        .at = now_text()};
     if (auto put = store->put_control(version, control); !put) return failed(put.error());
     if (json) {
-      print_json({{"ok", true}, {"version", version}, {"state", control_state_name(control.state)}});
+      print_json(
+          {{"ok", true}, {"version", version}, {"state", control_state_name(control.state)}});
     } else {
       std::printf("%s %s by %s: no host starts it until `cairn-fleet resume %s`.\n",
                   version.c_str(), std::string(control_state_name(control.state)).c_str(),
@@ -152,8 +156,7 @@ int main(int argc, char** argv) {
                   {"was", control_state_name(it->second.state)},
                   {"by", operator_name(by)}});
     } else {
-      std::printf("%s resumed by %s (it was %s: %s).\n", version.c_str(),
-                  operator_name(by).c_str(),
+      std::printf("%s resumed by %s (it was %s: %s).\n", version.c_str(), operator_name(by).c_str(),
                   std::string(control_state_name(it->second.state)).c_str(),
                   it->second.reason.c_str());
     }

@@ -14,12 +14,13 @@ Expected<Promotion> promote_version(FleetStore& store, const PromoteRequest& req
       promotion_evidence(request.version, request.from_channel, request.min_hosts,
                          CAIRN_TRY(store.outcomes(request.version)), CAIRN_TRY(store.hosts()));
   if (!promotion.evidence.sufficient && !request.force) {
-    return fail(Errc::invalid_input, request.version + " not promoted: " +
-                                         promotion.evidence.summary +
+    return fail(Errc::invalid_input, request.version +
+                                         " not promoted: " + promotion.evidence.summary +
                                          "; --force promotes it anyway (recorded)");
   }
   // The keys the publisher signs with, and the anchors hosts check against.
-  auto signer = CAIRN_TRY(CmsSigner::load(request.keys / "signing.key", request.keys / "signing.crt"));
+  auto signer =
+      CAIRN_TRY(CmsSigner::load(request.keys / "signing.key", request.keys / "signing.crt"));
   auto trust = CAIRN_TRY(CmsVerifier::load(request.keys / "trust"));
   auto source = CAIRN_TRY(read_channel(request.repo, request.from_channel, trust));
   std::vector<ChannelEntry> promoted;
@@ -27,23 +28,22 @@ Expected<Promotion> promote_version(FleetStore& store, const PromoteRequest& req
     if (entry.version == request.version) promoted.push_back(entry);
   }
   if (promoted.empty()) {
-    return fail(Errc::not_found,
-                request.version + " is not in channel " + request.from_channel);
+    return fail(Errc::not_found, request.version + " is not in channel " + request.from_channel);
   }
   TimePoint now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  auto written = CAIRN_TRY(resign_channel(
-      request.repo, request.to_channel,
-      [&](ChannelIndex& index) -> Status {
-        for (auto entry : promoted) {
-          // The same bundle and waves; the rollout starts again in the new channel, now.
-          entry.published = now;
-          entry.rollout.start = now;
-          entry.state = EntryState::active;
-          put_entry(index, std::move(entry));
-        }
-        return {};
-      },
-      signer, trust, now, {.create = true}));
+  auto written = CAIRN_TRY(resign_channel(request.repo, request.to_channel,
+                                          [&](ChannelIndex& index) -> Status {
+                                            for (auto entry : promoted) {
+                                              // The same bundle and waves; the rollout starts again
+                                              // in the new channel, now.
+                                              entry.published = now;
+                                              entry.rollout.start = now;
+                                              entry.state = EntryState::active;
+                                              put_entry(index, std::move(entry));
+                                            }
+                                            return {};
+                                          },
+                                          signer, trust, now, {.create = true}));
   promotion.serial = written.serial;
   CAIRN_CHECK(store.put_promotion(request.version,
                                   {.from_channel = request.from_channel,

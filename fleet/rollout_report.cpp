@@ -27,8 +27,8 @@ std::string spread_text(const Spread& spread) {
 }
 
 nlohmann::json host_json(const HostRecord& host) {
-  return {{"id", host.id},       {"group", host.group},     {"channel", host.channel},
-          {"version", host.version}, {"phase", host.phase}, {"target", host.target},
+  return {{"id", host.id},           {"group", host.group},     {"channel", host.channel},
+          {"version", host.version}, {"phase", host.phase},     {"target", host.target},
           {"message", host.message}, {"updated", host.updated}, {"stale", !host.alive}};
 }
 
@@ -48,7 +48,8 @@ Spread spread_of(std::vector<double> values) {
   if (values.empty()) return {};
   std::ranges::sort(values);
   auto rank = [&](double percent) {
-    auto index = static_cast<std::size_t>(std::ceil(percent / 100.0 * static_cast<double>(values.size())));
+    auto index =
+        static_cast<std::size_t>(std::ceil(percent / 100.0 * static_cast<double>(values.size())));
     return values[std::clamp<std::size_t>(index, 1, values.size()) - 1];
   };
   return {.p50 = rank(50), .p95 = rank(95), .samples = values.size()};
@@ -56,8 +57,10 @@ Spread spread_of(std::vector<double> values) {
 
 RolloutReport build_report(const std::string& version, const std::vector<OutcomeRecord>& outcomes,
                            const std::vector<HostRecord>& hosts,
-                           const std::map<std::string, VersionControl>& controls) {
-  RolloutReport report{.version = version, .updated = outcomes.size()};
+                           const std::map<std::string, VersionControl>& controls,
+                           std::vector<PromotionRecord> promotions) {
+  RolloutReport report{
+      .version = version, .updated = outcomes.size(), .promotions = std::move(promotions)};
   std::map<std::string, std::vector<double>> steps;
   std::vector<double> windows;
   std::set<std::string> finished;
@@ -97,10 +100,23 @@ nlohmann::json report_json(const RolloutReport& report) {
   for (const auto& [step, spread] : report.steps) steps[step] = spread_json(spread);
   nlohmann::json pending = nlohmann::json::array();
   for (const auto& host : report.pending) pending.push_back(host_json(host));
-  nlohmann::json out{{"version", report.version},     {"updated", report.updated},
-                     {"committed", report.committed}, {"rolled_back", report.rolled_back},
-                     {"rollbacks", rollbacks},        {"steps", steps},
-                     {"window", spread_json(report.window)}, {"pending", pending}};
+  nlohmann::json out{{"version", report.version},
+                     {"updated", report.updated},
+                     {"committed", report.committed},
+                     {"rolled_back", report.rolled_back},
+                     {"rollbacks", rollbacks},
+                     {"steps", steps},
+                     {"window", spread_json(report.window)},
+                     {"pending", pending}};
+  out["promotions"] = nlohmann::json::array();
+  for (const auto& promotion : report.promotions) {
+    out["promotions"].push_back({{"from", promotion.from_channel},
+                                 {"to", promotion.to_channel},
+                                 {"by", promotion.by},
+                                 {"forced", promotion.forced},
+                                 {"evidence", promotion.evidence},
+                                 {"at", promotion.at}});
+  }
   if (report.control) {
     out["control"] = {{"state", control_state_name(report.control->state)},
                       {"by", report.control->by},
@@ -114,12 +130,11 @@ std::string report_text(const RolloutReport& report) {
   std::string text = "Update report: " + report.version + "\n";
   if (report.control) {
     text += "rollout " + std::string(control_state_name(report.control->state)) + " by " +
-            report.control->by + " at " + report.control->at + ": " + report.control->reason +
-            "\n";
+            report.control->by + " at " + report.control->at + ": " + report.control->reason + "\n";
   }
   text += "hosts updated: " + std::to_string(report.updated) + " (committed " +
-          std::to_string(report.committed) + ", rolled back " +
-          std::to_string(report.rolled_back) + ")\n";
+          std::to_string(report.committed) + ", rolled back " + std::to_string(report.rolled_back) +
+          ")\n";
   for (const auto& outcome : report.rollbacks) {
     text += "  rolled back on " + outcome.host + (outcome.by_operator ? " (by an operator)" : "") +
             ": " + outcome.reason + "\n";
@@ -128,6 +143,11 @@ std::string report_text(const RolloutReport& report) {
     text += "step " + step + ": " + spread_text(spread) + "\n";
   }
   if (report.window.samples > 0) text += "health window: " + spread_text(report.window) + "\n";
+  for (const auto& promotion : report.promotions) {
+    text += "promoted " + promotion.from_channel + " -> " + promotion.to_channel + " by " +
+            promotion.by + " at " + promotion.at + (promotion.forced ? " (FORCED)" : "") + ": " +
+            promotion.evidence + "\n";
+  }
   text += "hosts pending: " + std::to_string(report.pending.size()) + "\n";
   for (const auto& host : report.pending) text += host_line(host);
   return text;
@@ -136,7 +156,8 @@ std::string report_text(const RolloutReport& report) {
 FleetStatus build_status(std::vector<HostRecord> hosts, const std::string& channel,
                          std::map<std::string, VersionControl> controls) {
   FleetStatus status{.controls = std::move(controls)};
-  std::erase_if(hosts, [&](const auto& host) { return !channel.empty() && host.channel != channel; });
+  std::erase_if(hosts,
+                [&](const auto& host) { return !channel.empty() && host.channel != channel; });
   std::ranges::sort(hosts, [](const auto& a, const auto& b) {
     int order = compare_versions(a.version, b.version);
     return order != 0 ? order < 0 : a.id < b.id;
@@ -168,8 +189,8 @@ nlohmann::json status_json(const FleetStatus& status) {
 }
 
 std::string status_text(const FleetStatus& status) {
-  std::string text = std::to_string(status.hosts.size()) + " hosts, " +
-                     std::to_string(status.stale) + " stale\n";
+  std::string text =
+      std::to_string(status.hosts.size()) + " hosts, " + std::to_string(status.stale) + " stale\n";
   text += "by version:";
   for (const auto& [version, count] : status.by_version) {
     text += " " + version + "=" + std::to_string(count);
@@ -205,9 +226,9 @@ PromotionEvidence promotion_evidence(const std::string& version, const std::stri
     }
   }
   evidence.sufficient = evidence.committed >= min_hosts && evidence.rolled_back == 0;
-  evidence.summary = std::to_string(evidence.committed) + " " + from_channel +
-                     " hosts committed " + version + " (at least " + std::to_string(min_hosts) +
-                     " needed), " + std::to_string(evidence.rolled_back) + " rolled it back";
+  evidence.summary = std::to_string(evidence.committed) + " " + from_channel + " hosts committed " +
+                     version + " (at least " + std::to_string(min_hosts) + " needed), " +
+                     std::to_string(evidence.rolled_back) + " rolled it back";
   return evidence;
 }
 

@@ -30,11 +30,13 @@ struct RolloutReport {
   Spread window;
   std::vector<HostRecord> pending;  // hosts that have not finished it (nor run a newer one)
   std::optional<VersionControl> control;
+  std::vector<PromotionRecord> promotions;  // into other channels, forced ones marked
 };
 
 RolloutReport build_report(const std::string& version, const std::vector<OutcomeRecord>& outcomes,
                            const std::vector<HostRecord>& hosts,
-                           const std::map<std::string, VersionControl>& controls);
+                           const std::map<std::string, VersionControl>& controls,
+                           std::vector<PromotionRecord> promotions = {});
 nlohmann::json report_json(const RolloutReport& report);
 std::string report_text(const RolloutReport& report);
 

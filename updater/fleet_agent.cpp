@@ -61,8 +61,7 @@ Status publish_record(fleet::FleetStore& store, fleet::HostRecord record, PollSt
 
 // The failures a version may have before it halts: its rollout's, from what this host adopted
 // or its cached index; 1 when neither knows it.
-FailureAllowance failure_allowance(const std::filesystem::path& state_dir,
-                                   const PollState& state) {
+FailureAllowance failure_allowance(const std::filesystem::path& state_dir, const PollState& state) {
   std::optional<fleet::ChannelIndex> index;
   if (auto cached = load_cached_index(state_dir); cached && *cached) {
     if (auto parsed = fleet::parse_channel_index((*cached)->index)) index = std::move(*parsed);
@@ -128,7 +127,8 @@ Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& confi
       .fetcher = *fetcher,
       .verifier = verifier,
       .store = store.get(),
-      .now = [] { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); },
+      .now =
+          [] { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); },
       .local_minute_of_day =
           [] {
             std::time_t now = std::time(nullptr);
@@ -136,9 +136,10 @@ Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& confi
             ::localtime_r(&now, &local);
             return local.tm_hour * 60 + local.tm_min;
           },
-      .install = [&](const std::string& url, SourceOptions options) {
-        return run_install(url, host, progress, {}, std::move(options));
-      },
+      .install =
+          [&](const std::string& url, SourceOptions options) {
+            return run_install(url, host, progress, {}, std::move(options));
+          },
       // A disk-image file is "rebooted" by the next command naming its other slot.
       .reboot = [&]() -> Status { return is_disk_image(host) ? Status{} : systemd.reboot(); },
   };

@@ -26,13 +26,12 @@ Expected<ChannelIndex> current_index(const FleetConfig& config, const ChannelUrl
   fleet::IndexExpectations expected{
       .now = seams.now(), .channel = channel.name, .last_serial = state.last_serial};
   if (fetched.not_modified) {
-    return fleet::verify_channel_index(cached->index, cached->signature, seams.verifier,
-                                       expected);
+    return fleet::verify_channel_index(cached->index, cached->signature, seams.verifier, expected);
   }
   auto signature =
       CAIRN_TRY(seams.fetcher.get(config.channel + ".sig", "", kMaxSignatureBytes)).body;
-  auto index = CAIRN_TRY(
-      fleet::verify_channel_index(fetched.body, signature, seams.verifier, expected));
+  auto index =
+      CAIRN_TRY(fleet::verify_channel_index(fetched.body, signature, seams.verifier, expected));
   CAIRN_CHECK(save_cached_index(state_dir, {.index = fetched.body, .signature = signature}));
   state.etag = fetched.etag;
   state.last_serial = index.serial;
@@ -79,10 +78,9 @@ Expected<UpdateChoice> choose(const ChannelIndex& index, const PollFacts& facts,
   if (choice.kind != UpdateChoice::Kind::eligible || !seams.store) return choice;
   auto stored = seams.store->controls();
   if (!stored) {
-    return fail(stored.error().code(),
-                "not starting " + choice.entry->version +
-                    ": the fleet store cannot say whether it is halted: " +
-                    stored.error().message());
+    return fail(stored.error().code(), "not starting " + choice.entry->version +
+                                           ": the fleet store cannot say whether it is halted: " +
+                                           stored.error().message());
   }
   controls = std::move(*stored);
   input.skip = skip_reason(facts, &controls);
@@ -147,8 +145,8 @@ Expected<PollResult> poll_channel(const FleetConfig& config, const std::filesyst
   auto choice = CAIRN_TRY(choose(index, facts, seams, controls));
   switch (choice.kind) {
     case UpdateChoice::Kind::up_to_date:
-      result.message = "up to date (" + facts.running_version + ", serial " +
-                       std::to_string(index.serial) + ")";
+      result.message =
+          "up to date (" + facts.running_version + ", serial " + std::to_string(index.serial) + ")";
       return result;
     case UpdateChoice::Kind::skipped:
       result.message = "no update to take: " + choice.reason;

@@ -54,7 +54,7 @@ struct PollSeams {
 };
 
 struct PollResult {
-  std::string message;  // one line, also kept as the last poll's
+  std::string message;                   // one line, also kept as the last poll's
   std::optional<std::string> installed;  // the version installed by this poll
   bool rebooting = false;
 };

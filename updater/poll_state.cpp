@@ -24,7 +24,8 @@ Status read_field(const json& object, const char* key, T& out) {
   try {
     out = it->get<T>();
   } catch (const json::exception&) {
-    return fail(Errc::invalid_input, std::string(kStateFile) + ": '" + key + "' has the wrong type");
+    return fail(Errc::invalid_input,
+                std::string(kStateFile) + ": '" + key + "' has the wrong type");
   }
   return {};
 }

@@ -144,7 +144,7 @@ class BundleSource::Download {
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Download::write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, this);
     CURLcode code = perform(c);
-    writer_.reset();  // the reader sees the end of the stream
+    writer_.reset();     // the reader sees the end of the stream
     if (error_) return;  // the write callback's verdict (too big)
     if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && stopped_)) return;
     std::string detail = message[0] ? message : curl_easy_strerror(code);
@@ -217,10 +217,9 @@ Status BundleSource::finish() {
   if (auto error = download_->error()) return std::unexpected(*error);
   const SourceOptions& expected = options_;
   if (expected.expected_size && download_->received() != *expected.expected_size) {
-    return fail(Errc::integrity, name_ + ": the bundle is " +
-                                     std::to_string(download_->received()) +
-                                     " bytes, the channel index says " +
-                                     std::to_string(*expected.expected_size));
+    return fail(Errc::integrity,
+                name_ + ": the bundle is " + std::to_string(download_->received()) +
+                    " bytes, the channel index says " + std::to_string(*expected.expected_size));
   }
   if (!expected.expected_sha256.empty() &&
       download_->received_sha256() != expected.expected_sha256) {

@@ -103,11 +103,10 @@ Status apply_fleet(const toml::table& table, const fs::path& file, FleetConfig& 
   for (auto [key, value] : {std::pair{"name", &out.name}, std::pair{"group", &out.group}}) {
     auto text = CAIRN_TRY(fleet.optional_string(key));
     if (!text) continue;
-    bool sane = !text->empty() && text->size() <= 64 &&
-                std::all_of(text->begin(), text->end(), [](char c) {
-                  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-                         c == '.';
-                });
+    bool sane =
+        !text->empty() && text->size() <= 64 && std::all_of(text->begin(), text->end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        });
     if (!sane) {
       return fail(Errc::invalid_input, fleet.where(key) + "'" + fleet.qualified(key) +
                                            "' must be 1 to 64 letters, digits, '-', '_' or '.'");

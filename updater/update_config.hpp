@@ -18,9 +18,9 @@
 //   store = "http://127.0.0.1:2379"   # etcd (v3 JSON gateway); absent: the host updates alone
 //   name = "default"          # the fleet, in etcd under /cairn/<name>/
 //   group = "default"         # the host's group (reports; the fleet lock of issue 21)
-//   reboot = "manual"         # after an install: "now", "window 02:00-04:00" (local time), "manual"
-//   stale_after = "2h"        # the host shows as stale once it has not polled for this long
-//   ca_file = "/etc/cairn/fleet-ca.pem"   # extra CA for https channels and stores
+//   reboot = "manual"         # after an install: "now", "window 02:00-04:00" (local time),
+//   "manual" stale_after = "2h"        # the host shows as stale once it has not polled for this
+//   long ca_file = "/etc/cairn/fleet-ca.pem"   # extra CA for https channels and stores
 #pragma once
 
 #include <chrono>

@@ -58,14 +58,15 @@ group = "rack-$((i % 2))"
 reboot = "manual"
 TOML
 done
+clock=()  # later: faketime, for the hours a rollout's waves take
 host() {  # host I ARGS…: cairn-update as simulated host I, from the slot it "booted"
   local i=$1; shift
-  "$CAIRN_UPDATE" --local --disk "$work/h$i/disk.img" --booted "${booted[i]}" \
+  "${clock[@]}" "$CAIRN_UPDATE" --local --disk "$work/h$i/disk.img" --booted "${booted[i]}" \
     --trust "$keys_dir/trust" --state "$work/h$i/state" --machine-class x86_64-minimal \
     --machine-id "${ids[i]}" "$@"
 }
 poll() { host "$1" "${@:2}" poll --config-root "$work/h$1/root"; }
-slot_b() { sfdisk --json "$work/h$1/disk.img" | jq -r '.partitiontable.partitions[2].name'; }
+slot_b() { sfdisk --json "$work/h$1/disk.img" | jq -r '.partitiontable.partitions[3].name'; }
 # The hosts whose bucket (SHA-256(machine-id ‖ version), first 64 bits) is below FRACTION.
 in_wave() {  # in_wave FRACTION VERSION: the indexes, one line
   local i out=()
@@ -81,7 +82,7 @@ in_wave() {  # in_wave FRACTION VERSION: the indexes, one line
   --waves 0.3:0s,1:1h --max-failures 3 >/dev/null 2>&1
 check "the channel index is signed by the project key" openssl cms -verify -binary -inform DER \
   -in "$repo/channels/staging.json.sig" -content "$repo/channels/staging.json" \
-  -CAfile "$keys_dir/trust/ca.crt" -purpose any -out /dev/null
+  -CAfile "$keys_dir/trust/image-ca.crt" -purpose any -out /dev/null
 wave1=($(in_wave 0.3 1.0.1))
 ((${#wave1[@]} >= 4)) || { failed "the first wave needs 4 hosts, has ${#wave1[@]}"; finish; }
 
@@ -124,12 +125,25 @@ check_eq "report: the hosts not yet updated are pending" $((hosts - ${#wave1[@]}
 check_eq "the rollout halted itself at max_failures = 3" halted "$(jq -r .control.state <<<"$report")"
 check_contains "the text report names the reasons" "$(fleet_cli report 1.0.1)" "bridge br0 missing"
 
-# Round 2, an hour later (the second wave is due): nobody starts a halted version.
-for i in $(seq 0 $((hosts - 1))); do
-  faketime -f "+2h" "$CAIRN_UPDATE" --local --disk "$work/h$i/disk.img" --booted "${booted[i]}" \
-    --trust "$keys_dir/trust" --state "$work/h$i/state" --machine-class x86_64-minimal \
-    --machine-id "${ids[i]}" poll --config-root "$work/h$i/root" > "$work/h$i/poll2.out" 2>&1 || true
-done
+# Promotion to stable: refused on this evidence, recorded with who forced it.
+set +e
+out=$(fleet_cli promote 1.0.1 --from staging --to stable --repo "$repo" --keys "$keys_dir" \
+  --min-hosts 1 2>&1)
+code=$?
+set -e
+check_eq "promote after rollbacks: refused, exit 1" 1 "$code"
+check_contains "promote: says why" "$out" "3 rolled it back"
+check "promote refused: no stable channel written" test ! -e "$repo/channels/stable.json"
+fleet_cli --by alice promote 1.0.1 --from staging --to stable --repo "$repo" --keys "$keys_dir" \
+  --force >/dev/null
+check_eq "forced promote: 1.0.1 published in stable" 1.0.1 \
+  "$(jq -r '.entries[0].version' "$repo/channels/stable.json")"
+check_eq "forced promote: recorded with who forced it" "alice true" \
+  "$(fleet_cli --json report 1.0.1 | jq -r '.promotions[0] | "\(.by) \(.forced)"')"
+
+# Round 2, two hours later (the second wave is due): nobody starts a halted version.
+clock=(faketime -f "+2h")
+for i in $(seq 0 $((hosts - 1))); do poll "$i" > "$work/h$i/poll2.out" 2>&1 || true; done
 untouched=0
 for i in $(seq 0 $((hosts - 1))); do
   [[ " ${wave1[*]} " == *" $i "* ]] && continue
@@ -145,20 +159,12 @@ check_contains "round 2: a failed host does not retry" "$(cat "$work/h${failing[
 rest=($(comm -13 <(printf '%s\n' "${wave1[@]}" | sort) <(seq 0 $((hosts - 1)) | sort) | sort -n))
 fleet_cli resume 1.0.1 --by itest >/dev/null
 half=$(( ${#rest[@]} / 2 ))
-for i in "${rest[@]:0:$half}"; do
-  faketime -f "+2h" "$CAIRN_UPDATE" --local --disk "$work/h$i/disk.img" --booted A \
-    --trust "$keys_dir/trust" --state "$work/h$i/state" --machine-class x86_64-minimal \
-    --machine-id "${ids[i]}" poll --config-root "$work/h$i/root" >/dev/null 2>&1 || true
-done
+for i in "${rest[@]:0:$half}"; do poll "$i" >/dev/null 2>&1 || true; done
 resumed=0
 for i in "${rest[@]:0:$half}"; do [[ $(slot_b "$i") == cairn_1.0.1 ]] && resumed=$((resumed + 1)); done
 check_eq "resume: the second wave installs" "$half" "$resumed"
 fleet_cli pull 1.0.1 --reason "bad bridge config" >/dev/null
-for i in "${rest[@]:$half}"; do
-  faketime -f "+2h" "$CAIRN_UPDATE" --local --disk "$work/h$i/disk.img" --booted A \
-    --trust "$keys_dir/trust" --state "$work/h$i/state" --machine-class x86_64-minimal \
-    --machine-id "${ids[i]}" poll --config-root "$work/h$i/root" > "$work/h$i/poll3.out" 2>&1 || true
-done
+for i in "${rest[@]:$half}"; do poll "$i" > "$work/h$i/poll3.out" 2>&1 || true; done
 pulled=0
 for i in "${rest[@]:$half}"; do [[ $(slot_b "$i") == cairn_empty ]] && pulled=$((pulled + 1)); done
 check_eq "pull: no host starts it" $(( ${#rest[@]} - half )) "$pulled"

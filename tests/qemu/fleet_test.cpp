@@ -28,8 +28,8 @@ Expected<int> serve_repository(const TestEnvironment& env, const std::filesystem
                                std::optional<BackgroundProcess>& server) {
   auto port_file = dir / "channel.port";
   server = CAIRN_TRY(BackgroundProcess::start(
-      {"python3", (env.source_dir / "tests/integration/channel_server.py").string(),
-       repo.string(), port_file.string()},
+      {"python3", (env.source_dir / "tests/integration/channel_server.py").string(), repo.string(),
+       port_file.string()},
       dir / "channel-server.log"));
   for (int i = 0; i < 100; ++i) {
     if (auto text = read_file(port_file); text && !text->empty()) return std::stoi(*text);
@@ -50,10 +50,10 @@ TEST_CASE("a host updates itself from its channel by its timer and the fleet sto
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   SystemProcessRunner runner;
-  require(run_step(runner, {.argv = {env.cairn_build().string(), "publish",
-                                     env.image_dir("1.0.1").string(), "--repo",
-                                     (dir / "repo").string(), "--channel", "qemu", "--keys",
-                                     env.keys_dir().string()}}));
+  require(run_step(
+      runner,
+      {.argv = {env.cairn_build().string(), "publish", env.image_dir("1.0.1").string(), "--repo",
+                (dir / "repo").string(), "--channel", "qemu", "--keys", env.keys_dir().string()}}));
   std::optional<BackgroundProcess> server;
   int port = require(serve_repository(env, dir / "repo", dir, server));
   int etcd_port = std::stoi(etcd.endpoint().substr(etcd.endpoint().rfind(':') + 1));
@@ -67,7 +67,8 @@ TEST_CASE("a host updates itself from its channel by its timer and the fleet sto
       "store = \"http://10.0.2.101:2379\"\nname = \"qemu\"\nreboot = \"now\"\n";
   options.extra_qemu_args.insert(
       options.extra_qemu_args.end(),
-      {"-smbios", "type=11,value=io.systemd.credential.binary:cairn.update=" + base64_encode(settings)});
+      {"-smbios",
+       "type=11,value=io.systemd.credential.binary:cairn.update=" + base64_encode(settings)});
   options.ovmf_vars = require(enrolled_vars(env, env.disk("1.0.0")));
   auto machine = require(Machine::create(options));
   auto started = std::chrono::steady_clock::now();

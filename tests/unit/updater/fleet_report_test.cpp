@@ -19,13 +19,13 @@ History history_of(std::vector<UpdateRecord> records) {
 }
 
 UpdateRecord finished(std::string version, Outcome outcome, std::string reason = "") {
-  UpdateRecord record{.version = std::move(version),
-                      .from_version = "1.0.0",
-                      .outcome = outcome,
-                      .reason = std::move(reason),
-                      .steps = {{"write", 12.5}, {"check", 3.0}},
-                      .checks = {{.name = "libvirtd", .required = true, .passed = false,
-                                  .detail = "inactive"}}};
+  UpdateRecord record{
+      .version = std::move(version),
+      .from_version = "1.0.0",
+      .outcome = outcome,
+      .reason = std::move(reason),
+      .steps = {{"write", 12.5}, {"check", 3.0}},
+      .checks = {{.name = "libvirtd", .required = true, .passed = false, .detail = "inactive"}}};
   record.events = {{"2026-12-03T21:00:00Z", "installed"},
                    {"2026-12-03T21:05:00Z", "booted from slot B; observing for 600 s"},
                    {"2026-12-03T21:15:00Z", "done"}};
@@ -37,9 +37,9 @@ UpdateRecord finished(std::string version, Outcome outcome, std::string reason =
 TEST_CASE("finished updates are reported once, with steps, window and checks", "[fleet_report]") {
   fleet::testing::FakeFleetStore store;
   PollState state;
-  auto history = history_of({finished("1.0.1", Outcome::committed),
-                             finished("1.0.2", Outcome::installed),
-                             finished("1.0.3", Outcome::install_failed, "refused")});
+  auto history =
+      history_of({finished("1.0.1", Outcome::committed), finished("1.0.2", Outcome::installed),
+                  finished("1.0.3", Outcome::install_failed, "refused")});
   auto allowance = [](const std::string&) { return 1u; };
   REQUIRE(report_outcomes(store, history, {.id = "h1", .group = "g"}, allowance, state));
   REQUIRE(store.outcome_records.size() == 1);
@@ -60,16 +60,14 @@ TEST_CASE("the failure that reaches max_failures halts the version", "[fleet_rep
   fleet::testing::FakeFleetStore store;
   auto allowance = [](const std::string& version) { return version == "1.0.1" ? 3u : 1u; };
   // Two other hosts already rolled back, and one operator rollback that does not count.
-  store.outcome_records["1.0.1"]["h2"] = {.host = "h2",
-                                          .outcome = fleet::OutcomeKind::rolled_back};
-  store.outcome_records["1.0.1"]["h3"] = {.host = "h3",
-                                          .outcome = fleet::OutcomeKind::rolled_back};
+  store.outcome_records["1.0.1"]["h2"] = {.host = "h2", .outcome = fleet::OutcomeKind::rolled_back};
+  store.outcome_records["1.0.1"]["h3"] = {.host = "h3", .outcome = fleet::OutcomeKind::rolled_back};
   store.outcome_records["1.0.1"]["h4"] = {
       .host = "h4", .outcome = fleet::OutcomeKind::rolled_back, .by_operator = true};
   SECTION("an operator's rollback here does not halt it") {
     PollState state;
-    auto history = history_of({finished("1.0.1", Outcome::rolled_back,
-                                        std::string(kAdministratorRollbackReason))});
+    auto history = history_of(
+        {finished("1.0.1", Outcome::rolled_back, std::string(kAdministratorRollbackReason))});
     REQUIRE(report_outcomes(store, history, {.id = "h1"}, allowance, state));
     CHECK(store.outcome_records["1.0.1"]["h1"].by_operator);
     CHECK(store.control_records.empty());

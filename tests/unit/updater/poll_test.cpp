@@ -72,7 +72,9 @@ fleet::ChannelEntry entry(std::string version, std::vector<fleet::Wave> waves = 
 }
 
 fleet::ChannelIndex index_of(std::uint64_t serial, std::vector<fleet::ChannelEntry> entries) {
-  return {.channel = "stable", .serial = serial, .expires = kNow + 24h * 7,
+  return {.channel = "stable",
+          .serial = serial,
+          .expires = kNow + 24h * 7,
           .entries = std::move(entries)};
 }
 
