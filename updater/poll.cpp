@@ -87,6 +87,28 @@ Expected<UpdateChoice> choose(const ChannelIndex& index, const PollFacts& facts,
   return fleet::choose_update(index, input);
 }
 
+// Why `version` may not go ahead now: its state in the index, or the fleet store's control.
+Expected<std::optional<std::string>> stopped_reason(const ChannelIndex& index,
+                                                    const std::string& version,
+                                                    PollSeams& seams) {
+  for (const auto& entry : index.entries) {
+    if (entry.version == version && entry.state != fleet::EntryState::active) {
+      return "it is " + std::string(fleet::entry_state_name(entry.state)) + " in the channel";
+    }
+  }
+  if (!seams.store) return std::optional<std::string>();
+  auto controls = seams.store->controls();
+  if (!controls) {
+    return fail(controls.error().code(), "not rebooting into " + version +
+                                             ": the fleet store cannot say whether it is "
+                                             "halted: " + controls.error().message());
+  }
+  auto it = controls->find(version);
+  if (it == controls->end()) return std::optional<std::string>();
+  return "it is " + std::string(fleet::control_state_name(it->second.state)) +
+         " in the fleet store" + (it->second.reason.empty() ? "" : ": " + it->second.reason);
+}
+
 }  // namespace
 
 Expected<ChannelUrl> parse_channel_url(const std::string& url) {
@@ -128,6 +150,11 @@ Expected<PollResult> poll_channel(const FleetConfig& config, const std::filesyst
   PollResult result;
   const HostState& host = facts.state;
   if (host.phase == Phase::installed && host.pending) {
+    // A version stopped since it was installed (paused, pulled, halted) is not rebooted into.
+    if (auto stopped = CAIRN_TRY(stopped_reason(index, host.pending->version, seams))) {
+      result.message = host.pending->version + " installed, not rebooting into it: " + *stopped;
+      return result;
+    }
     auto decision = decide_reboot(config, host.pending->version, seams.local_minute_of_day());
     result.message = decision.message;
     if (decision.reboot) {

@@ -300,6 +300,28 @@ TEST_CASE("an installed update waits for its reboot policy", "[poll]") {
   CHECK(poller.installs.empty());
 }
 
+TEST_CASE("an installed update stopped since is not rebooted into", "[poll]") {
+  Poller poller;
+  poller.server.publish(index_of(1, {entry("1.0.1")}));
+  poller.facts.state = {.pending = PendingSlot{.slot = 'B', .version = "1.0.1"},
+                        .phase = Phase::installed};
+  poller.config.reboot = RebootPolicy::now;
+  poller.store.control_records["1.0.1"] = {.state = fleet::ControlState::halted,
+                                           .reason = "3 hosts rolled back"};
+  auto halted = poller.poll();
+  REQUIRE(halted);
+  CHECK(poller.reboots == 0);
+  CHECK_THAT(halted->message, Catch::Contains("not rebooting into it: it is halted"));
+  poller.store.unreachable = true;
+  CHECK_FALSE(poller.poll());
+  CHECK(poller.reboots == 0);
+  poller.store.unreachable = false;
+  poller.store.control_records.clear();
+  auto go = poller.poll();
+  REQUIRE(go);
+  CHECK(poller.reboots == 1);
+}
+
 TEST_CASE("an update under way is left alone", "[poll]") {
   Poller poller;
   poller.server.publish(index_of(1, {entry("1.0.2")}));
