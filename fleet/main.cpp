@@ -48,8 +48,7 @@ int main(int argc, char** argv) {
   std::string by;
   app.add_flag("--json", json, "print the result as JSON on stdout");
   app.add_option("--store", store_url, "the fleet store: etcd's URL (or $CAIRN_FLEET_STORE)")
-      ->envname("CAIRN_FLEET_STORE")
-      ->required();
+      ->envname("CAIRN_FLEET_STORE");
   app.add_option("--fleet", fleet_name, "the fleet's name (/cairn/<name>/ in etcd)")
       ->capture_default_str();
   app.add_option("--ca-file", ca_file, "extra CA for an https store");
@@ -90,6 +89,14 @@ int main(int argc, char** argv) {
   add_version_flag(app, "cairn-fleet");
   if (auto code = parse_command_line(app, "cairn-fleet", argc, argv)) return *code;
 
+  if (store_url.empty()) {
+    // Checked here rather than by CLI11, so that a missing command or an unknown option is the
+    // error named first.
+    std::fprintf(stderr,
+                 "cairn-fleet: usage error: --store is required (or $CAIRN_FLEET_STORE)\n"
+                 "Run with --help for more information.\n");
+    return kExitUsage;
+  }
   auto failed = [&](const Error& error) { return report_error("cairn-fleet", error, json); };
   auto client = EtcdClient::open(store_url, {.ca_file = ca_file});
   if (!client) return failed(client.error());

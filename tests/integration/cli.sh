@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The command-line contract of the four programs (README "Exit codes"): usage errors exit 2 and
+# The command-line contract of the five programs (README "Exit codes"): usage errors exit 2 and
 # say what was wrong, an unknown command is named, --help and --version exit 0; a path that is
 # not a disk gets one clear error and exit 1, never libfdisk's abort (134).
 source "$(dirname "$0")/lib.sh"
-: "${CAIRN_UPDATE:?}" "${CAIRN_ATTEST:?}" "${CAIRN_VERIFIER:?}"
+: "${CAIRN_UPDATE:?}" "${CAIRN_ATTEST:?}" "${CAIRN_VERIFIER:?}" "${CAIRN_FLEET:?}"
 fresh_work_dir cli
 version=$(sed -n 's/^project(cairn VERSION \([0-9.]*\).*/\1/p' "$CAIRN_SOURCE/CMakeLists.txt")
 
@@ -33,9 +33,9 @@ fails() {
 }
 
 declare -A programs=([cairn-build]=$CAIRN_BUILD [cairn-update]=$CAIRN_UPDATE
-  [cairn-attest]=$CAIRN_ATTEST [cairn-verifier]=$CAIRN_VERIFIER)
+  [cairn-attest]=$CAIRN_ATTEST [cairn-verifier]=$CAIRN_VERIFIER [cairn-fleet]=$CAIRN_FLEET)
 declare -A a_command=([cairn-build]=keys [cairn-update]=status [cairn-attest]=show
-  [cairn-verifier]=versions)
+  [cairn-verifier]=versions [cairn-fleet]=status)
 for name in "${!programs[@]}"; do
   program=${programs[$name]}
   run "$program" --version
@@ -67,6 +67,20 @@ usage "attest --save-submission without its value" "--save-submission" \
 usage "verifier check without a submission" "submission is required" "$CAIRN_VERIFIER" check
 usage "verifier serve --nonce-lifetime not a number" "--nonce-lifetime" \
   "$CAIRN_VERIFIER" serve --nonce-lifetime soon
+
+usage "publish without --repo" "--repo is required" "$CAIRN_BUILD" publish "$work" --channel x
+usage "fleet without a store" "--store is required" env -u CAIRN_FLEET_STORE "$CAIRN_FLEET" status
+usage "fleet report without a version" "version is required" \
+  "$CAIRN_FLEET" --store http://127.0.0.1:1 report
+usage "fleet promote without --to" "--to is required" "$CAIRN_FLEET" --store http://127.0.0.1:1 \
+  promote 1.0.1 --from staging --repo "$work" --keys "$work"
+usage "poll --config-root without its value" "--config-root" "$CAIRN_UPDATE" poll --config-root
+# An unreachable fleet store: one clear error naming it, exit 3 (the environment).
+fails "fleet status, store unreachable" 3 "127.0.0.1:1" \
+  "$CAIRN_FLEET" --store http://127.0.0.1:1 status
+fails "fleet store that is not a URL" 1 "must start with http://" "$CAIRN_FLEET" --store 127.0.0.1:2379 status
+fails "resume of a version that is not stopped" 3 "127.0.0.1:1" \
+  "$CAIRN_FLEET" --store http://127.0.0.1:1 resume 9.9.9
 
 # Paths that are not disks: named, exit 1, never an abort inside libfdisk.
 fails "update --disk of a missing file" 1 "/nonexistent.img does not exist" \
