@@ -273,6 +273,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                                         .machine_class = recipe.machine_class,
                                         .update_binary = find_update_binary(),
                                         .dist_dir = data_dir() / "updater/dist",
+                                        .evacuate_binary = find_evacuate_binary(),
                                         .attest_binary = find_attest_binary(),
                                         .attest_dist_dir = data_dir() / "attest/dist"},
                                        output.tree));

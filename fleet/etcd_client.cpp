@@ -194,6 +194,22 @@ Expected<std::optional<EtcdKeyValue>> EtcdClient::get(std::string_view key) {
   return with_context(read(), "reading " + quoted(key));
 }
 
+Expected<std::optional<EtcdKeyValue>> EtcdClient::get_at(std::string_view key,
+                                                         std::int64_t revision) {
+  auto read = [&]() -> Expected<std::optional<EtcdKeyValue>> {
+    json answer = CAIRN_TRY(connection_->post(
+        "/v3/kv/range", {{"key", base64_encode(key)}, {"revision", encoded_int(revision)}}));
+    auto kvs = CAIRN_TRY(connection_->readable(parse_range(answer)));
+    if (kvs.empty()) return std::nullopt;
+    if (kvs.size() > 1 || kvs.front().key != key) {
+      return connection_->unreadable("a range of one key held another");
+    }
+    return std::move(kvs.front());
+  };
+  return with_context(read(),
+                      "reading " + quoted(key) + " at revision " + std::to_string(revision));
+}
+
 Expected<std::vector<EtcdKeyValue>> EtcdClient::get_prefix(std::string_view prefix) {
   auto read = [&]() -> Expected<std::vector<EtcdKeyValue>> {
     json answer = CAIRN_TRY(connection_->post(
@@ -255,27 +271,35 @@ json unchanged_since(std::string_view key, std::int64_t mod_revision) {
 
 Expected<bool> EtcdClient::put_if(std::string_view key, std::string_view value,
                                   std::int64_t expected_mod_revision, std::int64_t lease) {
-  auto run = [&]() -> Expected<bool> {
-    json put{{"key", base64_encode(key)}, {"value", base64_encode(value)}};
-    if (lease != 0) put["lease"] = encoded_int(lease);
-    json answer = CAIRN_TRY(connection_->post(
-        "/v3/kv/txn", {{"compare", json::array({unchanged_since(key, expected_mod_revision)})},
-                       {"success", json::array({{{"request_put", put}}})}}));
-    return connection_->readable(bool_field(answer, "succeeded"));
-  };
-  return with_context(run(), "writing " + quoted(key) + " if unchanged since revision " +
-                                 std::to_string(expected_mod_revision));
+  return write_if(key, expected_mod_revision,
+                  {Put{.key = std::string(key), .value = std::string(value), .lease = lease}});
 }
 
 Expected<bool> EtcdClient::remove_if(std::string_view key, std::int64_t expected_mod_revision) {
+  return write_if(key, expected_mod_revision, {Delete{.key = std::string(key)}});
+}
+
+Expected<bool> EtcdClient::write_if(std::string_view key, std::int64_t expected_mod_revision,
+                                    const std::vector<Write>& writes) {
+  json operations = json::array();
+  for (const auto& write : writes) {
+    if (const auto* put = std::get_if<Put>(&write)) {
+      json request{{"key", base64_encode(put->key)}, {"value", base64_encode(put->value)}};
+      if (put->lease != 0) request["lease"] = encoded_int(put->lease);
+      operations.push_back({{"request_put", std::move(request)}});
+    } else {
+      operations.push_back(
+          {{"request_delete_range", {{"key", base64_encode(std::get<Delete>(write).key)}}}});
+    }
+  }
   auto run = [&]() -> Expected<bool> {
     json answer = CAIRN_TRY(connection_->post(
-        "/v3/kv/txn",
-        {{"compare", json::array({unchanged_since(key, expected_mod_revision)})},
-         {"success", json::array({{{"request_delete_range", {{"key", base64_encode(key)}}}}})}}));
+        "/v3/kv/txn", {{"compare", json::array({unchanged_since(key, expected_mod_revision)})},
+                       {"success", std::move(operations)}}));
     return connection_->readable(bool_field(answer, "succeeded"));
   };
-  return with_context(run(), "deleting " + quoted(key) + " if unchanged since revision " +
+  return with_context(run(), "writing " + std::to_string(writes.size()) + " keys if " +
+                                 quoted(key) + " is unchanged since revision " +
                                  std::to_string(expected_mod_revision));
 }
 

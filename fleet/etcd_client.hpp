@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/error.hpp"
@@ -46,6 +47,8 @@ class EtcdClient {
   const std::string& endpoint() const;
 
   Expected<std::optional<EtcdKeyValue>> get(std::string_view key);
+  // The key as it was at `revision` (etcd keeps the history until it is compacted).
+  Expected<std::optional<EtcdKeyValue>> get_at(std::string_view key, std::int64_t revision);
   // Every key starting with `prefix`, in key order.
   Expected<std::vector<EtcdKeyValue>> get_prefix(std::string_view prefix);
   // `lease` 0: no lease.
@@ -60,6 +63,20 @@ class EtcdClient {
                         std::int64_t expected_mod_revision, std::int64_t lease = 0);
   // Deletes the key only if its mod_revision is `expected_mod_revision`.
   Expected<bool> remove_if(std::string_view key, std::int64_t expected_mod_revision);
+
+  // Several writes in one transaction, made only if `key` was last written at
+  // `expected_mod_revision` (0: `key` must not exist). False when another writer came first.
+  struct Put {
+    std::string key;
+    std::string value;
+    std::int64_t lease = 0;
+  };
+  struct Delete {
+    std::string key;
+  };
+  using Write = std::variant<Put, Delete>;
+  Expected<bool> write_if(std::string_view key, std::int64_t expected_mod_revision,
+                          const std::vector<Write>& writes);
 
   // A lease of `ttl`; returns its ID.
   Expected<std::int64_t> grant_lease(std::chrono::seconds ttl);

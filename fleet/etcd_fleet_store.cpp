@@ -10,20 +10,6 @@
 namespace cairn::fleet {
 namespace {
 
-// A fleet name, host id or version becomes one segment of a key: a '/' in it would put the key
-// under another's prefix (outcomes/1.0/x under outcomes/1.0's listing of hosts, for one).
-Status check_key_segment(std::string_view what, std::string_view text) {
-  if (text.empty()) return fail(Errc::invalid_input, std::string(what) + " is empty");
-  for (char c : text) {
-    if (c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return fail(Errc::invalid_input, std::string(what) + " '" + std::string(text) +
-                                           "' cannot name an etcd key: it holds '/' or a control "
-                                           "character");
-    }
-  }
-  return {};
-}
-
 class EtcdFleetStore final : public FleetStore {
  public:
   EtcdFleetStore(EtcdClient client, std::string fleet)

@@ -147,4 +147,16 @@ Errc errc_of(std::int64_t grpc_code) {
   }
 }
 
+Status check_key_segment(std::string_view what, std::string_view text) {
+  if (text.empty()) return fail(Errc::invalid_input, std::string(what) + " is empty");
+  for (char c : text) {
+    if (c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return fail(Errc::invalid_input, std::string(what) + " '" + std::string(text) +
+                                           "' cannot name an etcd key: it holds '/' or a control "
+                                           "character");
+    }
+  }
+  return {};
+}
+
 }  // namespace cairn::fleet

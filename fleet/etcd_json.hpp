@@ -42,6 +42,11 @@ struct EtcdFailure {
 // left out when empty like every zero value); none for an answer without "error".
 std::optional<EtcdFailure> reported_failure(const nlohmann::json& answer);
 
+// A fleet name, group, host id or version becomes one segment of a key: a '/' in it would put
+// the key under another's prefix (outcomes/1.0/x under outcomes/1.0's listing of hosts, for
+// one). Errc::invalid_input naming `what`.
+Status check_key_segment(std::string_view what, std::string_view text);
+
 // A gRPC status code as ours: NotFound is not_found, InvalidArgument invalid_input, …
 Errc errc_of(std::int64_t grpc_code);
 

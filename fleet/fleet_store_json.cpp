@@ -5,6 +5,7 @@
 
 #include "common/strict_json.hpp"
 #include "fleet/fleet_store.hpp"
+#include "fleet/reboot_lock.hpp"
 
 namespace cairn::fleet {
 namespace {
@@ -128,7 +129,45 @@ Expected<PromotionRecord> read_promotion(StrictJsonObject& fields) {
   return record;
 }
 
+Expected<SemaphoreHolder> read_holder(StrictJsonObject& fields) {
+  SemaphoreHolder holder;
+  holder.id = CAIRN_TRY(non_empty(fields, "id"));
+  holder.since = CAIRN_TRY(fields.string("since"));
+  holder.version = CAIRN_TRY(fields.string("version"));
+  return holder;
+}
+
+Expected<Semaphore> read_semaphore(StrictJsonObject& fields) {
+  Semaphore semaphore;
+  double max = CAIRN_TRY(fields.number("max"));
+  if (max < 1 || max > 1e6 || max != static_cast<double>(static_cast<unsigned>(max))) {
+    return fields.invalid("max", "must be a whole number from 1 to 1000000");
+  }
+  semaphore.max = static_cast<unsigned>(max);
+  semaphore.holders = CAIRN_TRY(array_of(fields, "holders", "semaphore", read_holder));
+  for (std::size_t i = 0; i < semaphore.holders.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (semaphore.holders[i].id == semaphore.holders[j].id) {
+        return fields.invalid("holders", "name " + semaphore.holders[i].id + " twice");
+      }
+    }
+  }
+  return semaphore;
+}
+
 }  // namespace
+
+Expected<Semaphore> parse_semaphore(std::string_view text) {
+  return parse_record(text, "semaphore", read_semaphore);
+}
+
+std::string semaphore_json(const Semaphore& semaphore) {
+  json holders = json::array();
+  for (const auto& holder : semaphore.holders) {
+    holders.push_back({{"id", holder.id}, {"since", holder.since}, {"version", holder.version}});
+  }
+  return dump({{"max", semaphore.max}, {"holders", std::move(holders)}});
+}
 
 Expected<PromotionRecord> parse_promotion_record(std::string_view text) {
   return parse_record(text, "promotion record", read_promotion);

@@ -1,5 +1,6 @@
 // cairn-fleet: the operator's view of a fleet and its rollouts, from the fleet store (etcd):
-// status, the report after an update, pause / resume / pull, promote from staging to stable.
+// status, the report after an update, pause / resume / pull, promote from staging to stable, and
+// the fleet lock of each group (locks, unlock, set-max).
 #include <pwd.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "common/cli_parse.hpp"
 #include "fleet/channel_index.hpp"
 #include "fleet/promote.hpp"
+#include "fleet/reboot_lock.hpp"
 #include "fleet/rollout_report.hpp"
 
 namespace {
@@ -34,6 +36,35 @@ std::string now_text() {
 }
 
 void print_json(const nlohmann::json& json) { std::cout << json.dump(2) << "\n"; }
+
+void print_locks(const std::vector<GroupLock>& locks, bool json) {
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& lock : locks) {
+      nlohmann::json holders = nlohmann::json::array();
+      for (const auto& holder : lock.semaphore.holders) {
+        holders.push_back(
+            {{"id", holder.id},
+             {"since", holder.since},
+             {"version", holder.version},
+             {"expired", (std::ranges::find(lock.expired, holder.id) != lock.expired.end())}});
+      }
+      out.push_back({{"group", lock.group}, {"max", lock.semaphore.max}, {"holders", holders}});
+    }
+    return print_json({{"locks", out}});
+  }
+  if (locks.empty()) std::printf("No group has taken its fleet lock yet.\n");
+  for (const auto& lock : locks) {
+    std::printf("%s: %zu of %u held\n", lock.group.c_str(), lock.semaphore.holders.size(),
+                lock.semaphore.max);
+    for (const auto& holder : lock.semaphore.holders) {
+      bool expired = (std::ranges::find(lock.expired, holder.id) != lock.expired.end());
+      std::printf("  %s since %s for %s%s\n", holder.id.c_str(), holder.since.c_str(),
+                  holder.version.empty() ? "-" : holder.version.c_str(),
+                  expired ? " (TTL expired: freed at the next request)" : "");
+    }
+  }
+}
 
 }  // namespace
 
@@ -86,6 +117,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   promote_cmd->add_flag("--force", promote.force,
                         "promote without the evidence (recorded, with who forced it)");
+  app.add_subcommand("locks", "each group's fleet lock: its max and who holds a place");
+  std::string host;
+  auto* unlock_cmd = app.add_subcommand(
+      "unlock", "free HOST's place in the fleet lock (a host that died holding it)");
+  unlock_cmd->add_option("host", host, "the host's machine-id")->required();
+  std::string group;
+  unsigned max = 1;
+  auto* set_max_cmd =
+      app.add_subcommand("set-max", "how many hosts of GROUP may reboot at the same time");
+  set_max_cmd->add_option("group", group, "the group ([fleet] group of its hosts)")->required();
+  set_max_cmd->add_option("max", max, "at least 1")->required()->check(CLI::PositiveNumber);
   add_version_flag(app, "cairn-fleet");
   if (auto code = parse_command_line(app, "cairn-fleet", argc, argv)) return *code;
 
@@ -100,6 +142,40 @@ int main(int argc, char** argv) {
   auto failed = [&](const Error& error) { return report_error("cairn-fleet", error, json); };
   auto client = EtcdClient::open(store_url, {.ca_file = ca_file});
   if (!client) return failed(client.error());
+  if (app.got_subcommand("locks")) {
+    auto locks = list_group_locks(*client, fleet_name);
+    if (!locks) return failed(locks.error());
+    print_locks(*locks, json);
+    return 0;
+  }
+  if (unlock_cmd->parsed()) {
+    auto freed = unlock_host(*client, fleet_name, host);
+    if (!freed) return failed(freed.error());
+    if (freed->empty()) {
+      return failed(Error(Errc::not_found, host + " holds no place in any fleet lock"));
+    }
+    if (json) {
+      print_json({{"ok", true}, {"host", host}, {"groups", *freed}, {"by", operator_name(by)}});
+    } else {
+      for (const auto& freed_group : *freed) {
+        std::printf("Freed %s's place in the fleet lock of group %s.\n", host.c_str(),
+                    freed_group.c_str());
+      }
+    }
+    return 0;
+  }
+  if (set_max_cmd->parsed()) {
+    if (auto set = set_semaphore_max(*client, fleet_name, group, max); !set) {
+      return failed(set.error());
+    }
+    if (json) {
+      print_json({{"ok", true}, {"group", group}, {"max", max}});
+    } else {
+      std::printf("Up to %u hosts of group %s may now reboot at the same time.\n", max,
+                  group.c_str());
+    }
+    return 0;
+  }
   auto store = etcd_fleet_store(std::move(*client), fleet_name);
 
   if (status_cmd->parsed()) {

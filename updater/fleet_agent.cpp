@@ -5,6 +5,7 @@
 #include "common/cms.hpp"
 #include "common/fs.hpp"
 #include "updater/fleet_report.hpp"
+#include "updater/host_gate.hpp"
 #include "updater/service_manager.hpp"
 
 namespace cairn::updater {
@@ -24,6 +25,7 @@ Expected<PollFacts> read_facts(const HostOptions& host) {
   PollFacts facts{.machine_id = CAIRN_TRY(machine_id(host)),
                   .machine_class = CAIRN_TRY(machine_class(host)),
                   .running_version = layout.slot(booted).version(),
+                  .booted_slot = booted,
                   .state = CAIRN_TRY(load_state(host.state))};
   // A version this host went back from is not tried again by the timer, whoever decided it.
   auto history = CAIRN_TRY(History::load(host.state));
@@ -123,6 +125,7 @@ Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& confi
   if (differs_beyond_poll_time(state, before)) CAIRN_CHECK(save_poll_state(host.state, state));
 
   SystemdManager systemd;
+  HostRebootGate gate(host, fleet_config);
   PollSeams seams{
       .fetcher = *fetcher,
       .verifier = verifier,
@@ -142,6 +145,8 @@ Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& confi
           },
       // A disk-image file is "rebooted" by the next command naming its other slot.
       .reboot = [&]() -> Status { return is_disk_image(host) ? Status{} : systemd.reboot(); },
+      .pass_gate = [&](const std::string& version,
+                       RebootKind kind) { return gate.pass(version, kind); },
   };
   auto result = poll_channel(fleet_config, host.state, facts, seams, state);
 

@@ -134,26 +134,8 @@ class ExecutableCheck final : public HealthCheck {
   const std::string& name() const override { return name_; }
   bool required() const override { return required_; }
   CheckResult run() override {
-    CheckResult result{.name = name_, .required = required_};
-    // timeout(1) kills a check that hangs; its exit 124 says so.
-    auto ran = runner_.run(
-        {.argv = {"timeout", "--kill-after=5", std::to_string(timeout_.count()), file_.string()},
-         .capture_stdout = true});
-    if (!ran) {
-      result.detail = ran.error().describe();
-      return result;
-    }
-    result.passed = ran->exit_code == 0;
-    std::string said = last_line(ran->stderr_tail);
-    if (said.empty()) said = last_line(ran->stdout_text);
-    if (ran->exit_code == 124) {
-      result.detail = "timed out after " + std::to_string(timeout_.count()) + " s";
-    } else if (result.passed) {
-      result.detail = said.empty() ? "ok" : said;
-    } else {
-      result.detail = "exit " + std::to_string(ran->exit_code) + (said.empty() ? "" : ": " + said);
-    }
-    return result;
+    auto ran = run_executable(runner_, file_, timeout_);
+    return {.name = name_, .required = required_, .passed = ran.passed, .detail = ran.detail};
   }
 
  private:
@@ -163,6 +145,8 @@ class ExecutableCheck final : public HealthCheck {
   std::chrono::seconds timeout_;
   std::string name_;
 };
+
+}  // namespace
 
 std::vector<fs::path> executables_in(const fs::path& dir) {
   std::vector<fs::path> files;
@@ -176,7 +160,27 @@ std::vector<fs::path> executables_in(const fs::path& dir) {
   return files;
 }
 
-}  // namespace
+ExecutableOutcome run_executable(ProcessRunner& runner, const fs::path& file,
+                                 std::chrono::seconds timeout,
+                                 std::vector<std::pair<std::string, std::string>> env) {
+  // timeout(1) kills one that hangs; its exit 124 says so.
+  auto ran = runner.run(
+      {.argv = {"timeout", "--kill-after=5", std::to_string(timeout.count()), file.string()},
+       .env = std::move(env),
+       .capture_stdout = true});
+  if (!ran) return {.detail = ran.error().describe()};
+  ExecutableOutcome outcome{.passed = ran->exit_code == 0};
+  std::string said = last_line(ran->stderr_tail);
+  if (said.empty()) said = last_line(ran->stdout_text);
+  if (ran->exit_code == 124) {
+    outcome.detail = "timed out after " + std::to_string(timeout.count()) + " s";
+  } else if (outcome.passed) {
+    outcome.detail = said.empty() ? "ok" : said;
+  } else {
+    outcome.detail = "exit " + std::to_string(ran->exit_code) + (said.empty() ? "" : ": " + said);
+  }
+  return outcome;
+}
 
 std::unique_ptr<HealthCheck> failed_units_check(ServiceManager& manager,
                                                 std::vector<std::string> ignored) {

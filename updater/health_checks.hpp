@@ -44,6 +44,18 @@ std::unique_ptr<HealthCheck> autostart_domains_check(ProcessRunner& runner,
 std::unique_ptr<HealthCheck> executable_check(ProcessRunner& runner, std::filesystem::path file,
                                               bool required, std::chrono::seconds timeout);
 
+// An executable run once, killed after `timeout`: passed on exit 0; the detail is its last
+// output line, or how it failed ("exit 3: no room on kvm-2", "timed out after 60 s").
+struct ExecutableOutcome {
+  bool passed = false;
+  std::string detail;
+};
+ExecutableOutcome run_executable(ProcessRunner& runner, const std::filesystem::path& file,
+                                 std::chrono::seconds timeout,
+                                 std::vector<std::pair<std::string, std::string>> env = {});
+// The executables (regular files with x) of `dir` in file-name order; none when it is absent.
+std::vector<std::filesystem::path> executables_in(const std::filesystem::path& dir);
+
 // The configured set: failed units, libvirtd, autostart domains, then required.d/ and wanted.d/
 // executables in file-name order.
 std::vector<std::unique_ptr<HealthCheck>> configured_checks(const HealthConfig& config,

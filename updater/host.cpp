@@ -11,6 +11,7 @@
 #include "common/pe.hpp"
 #include "common/uki_signature.hpp"
 #include "updater/history.hpp"
+#include "updater/host_gate.hpp"
 #include "updater/source.hpp"
 
 namespace cairn::updater {
@@ -206,8 +207,7 @@ Expected<InstallResult> run_install(const std::string& source, const HostOptions
         running_image_security_version(host, target.layout, target.booted, *context->esp));
   }
   auto verifier = CmsVerifier::load(host.trust);
-  auto bundle = verifier ? BundleSource::open(source, options)
-                         : std::unexpected(verifier.error());
+  auto bundle = verifier ? BundleSource::open(source, options) : std::unexpected(verifier.error());
   std::optional<BundleReader> reader;
   auto refused = [&](Error why) -> Error {
     // A refusal is an update that did not happen: it goes into the history too.
@@ -245,7 +245,7 @@ Expected<InstallResult> run_install(const std::string& source, const HostOptions
 }
 
 Expected<BootAssessment> run_health(const HostOptions& host, const UpdateConfig& config,
-                                    const RoundObserver& on_round) {
+                                    const RoundObserver& on_round, HostRebootGate& gate) {
   auto context = CAIRN_TRY(open_host(host));
   {
     // An install a power cut interrupted is undone before anything looks at the slots.
@@ -254,7 +254,10 @@ Expected<BootAssessment> run_health(const HostOptions& host, const UpdateConfig&
   }
   SystemdManager systemd;
   DiskImageManager image;
-  ServiceManager& manager = is_disk_image(host) ? static_cast<ServiceManager&>(image) : systemd;
+  ServiceManager& plain = is_disk_image(host) ? static_cast<ServiceManager&>(image) : systemd;
+  // The reboot away from a failed update goes back to the other slot's version.
+  char other = context->booted == 'A' ? 'B' : 'A';
+  GatedServiceManager manager(plain, gate, context->layout.slot(other).version());
   SystemClock clock;
   // The running image's floor is recorded at every boot, so a host whose /var was wiped has it
   // back at once. Not fatal here: the health verdict must not depend on it, and every install

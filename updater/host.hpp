@@ -80,7 +80,9 @@ using RoundObserver = std::function<void(unsigned, const std::vector<CheckResult
 
 // This boot's health assessment (cairn-health.service): the observation window of a pending
 // update and its commit or rollback, or one round of checks (boot_assessment.hpp).
+class HostRebootGate;
+// The rollback reboot of a failed window passes `gate` (host_gate.hpp) first.
 Expected<BootAssessment> run_health(const HostOptions& host, const UpdateConfig& config,
-                                    const RoundObserver& on_round);
+                                    const RoundObserver& on_round, HostRebootGate& gate);
 
 }  // namespace cairn::updater

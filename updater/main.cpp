@@ -20,6 +20,7 @@
 #include "updater/fleet_agent.hpp"
 #include "updater/history.hpp"
 #include "updater/host.hpp"
+#include "updater/host_gate.hpp"
 #include "updater/source.hpp"
 #include "updater/status.hpp"
 
@@ -241,14 +242,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::vector<std::string> host_options;
-  for (auto* option :
-       {disk_opt, booted_opt, esp_opt, trust_opt, state_opt, class_opt, machine_id_opt, ca_opt,
-        downgrade_opt}) {
+  for (auto* option : {disk_opt, booted_opt, esp_opt, trust_opt, state_opt, class_opt,
+                       machine_id_opt, ca_opt, downgrade_opt}) {
     if (option->count() > 0) host_options.push_back(option->get_name());
   }
   bool via_daemon = !local && !daemon_cmd->parsed() && !health_cmd->parsed() &&
-                    !poll_cmd->parsed() && !status_cmd->parsed() && !(install_cmd->parsed() && source == "-") &&
-                    daemon_available();
+                    !poll_cmd->parsed() && !status_cmd->parsed() &&
+                    !(install_cmd->parsed() && source == "-") && daemon_available();
   if (via_daemon) {
     if (auto served = check_daemon_serves(host, host_options); !served) {
       std::fprintf(stderr, "cairn-update: %s\n", served.error().describe().c_str());
@@ -276,10 +276,19 @@ int main(int argc, char** argv) {
   if (health_cmd->parsed()) {
     auto config = load_update_config(config_root);
     if (!config) return failed(config.error());
-    auto assessed = run_health(host, *config, [&](unsigned round, const auto& results) {
-      if (!json) print_round(round, results);
-    });
+    HostRebootGate gate(host, config->fleet);
+    auto assessed = run_health(
+        host, *config,
+        [&](unsigned round, const auto& results) {
+          if (!json) print_round(round, results);
+        },
+        gate);
     if (!assessed) return failed(assessed.error());
+    // Steady state: the fleet lock's place back, the post-commit hooks. A lock that cannot be
+    // reached frees the place after its TTL.
+    if (auto steady = gate.after_assessment(*assessed); !steady) {
+      std::fprintf(stderr, "cairn-update: warning: %s\n", steady.error().message().c_str());
+    }
     // The fleet hears how updates ended; an unreachable store only delays it (the next poll).
     if (auto reported = report_to_fleet(host, *config); !reported) {
       std::fprintf(stderr, "cairn-update: warning: %s\n", reported.error().message().c_str());
@@ -299,7 +308,8 @@ int main(int argc, char** argv) {
     auto polled = run_poll(host, *config, progress);
     if (!polled) return failed(polled.error());
     if (json) {
-      nlohmann::json out{{"ok", true}, {"message", polled->message}, {"rebooting", polled->rebooting}};
+      nlohmann::json out{
+          {"ok", true}, {"message", polled->message}, {"rebooting", polled->rebooting}};
       if (polled->installed) out["installed"] = *polled->installed;
       print_json(out);
     } else {

@@ -89,8 +89,7 @@ Expected<UpdateChoice> choose(const ChannelIndex& index, const PollFacts& facts,
 
 // Why `version` may not go ahead now: its state in the index, or the fleet store's control.
 Expected<std::optional<std::string>> stopped_reason(const ChannelIndex& index,
-                                                    const std::string& version,
-                                                    PollSeams& seams) {
+                                                    const std::string& version, PollSeams& seams) {
   for (const auto& entry : index.entries) {
     if (entry.version == version && entry.state != fleet::EntryState::active) {
       return "it is " + std::string(fleet::entry_state_name(entry.state)) + " in the channel";
@@ -101,12 +100,26 @@ Expected<std::optional<std::string>> stopped_reason(const ChannelIndex& index,
   if (!controls) {
     return fail(controls.error().code(), "not rebooting into " + version +
                                              ": the fleet store cannot say whether it is "
-                                             "halted: " + controls.error().message());
+                                             "halted: " +
+                                             controls.error().message());
   }
   auto it = controls->find(version);
   if (it == controls->end()) return std::optional<std::string>();
   return "it is " + std::string(fleet::control_state_name(it->second.state)) +
          " in the fleet store" + (it->second.reason.empty() ? "" : ": " + it->second.reason);
+}
+
+// The reboot, once the gate lets it through; `result.message` says what happened either way.
+Status reboot_through_gate(PollSeams& seams, const std::string& version, RebootKind kind,
+                           PollResult& result) {
+  if (seams.pass_gate) {
+    auto gate = CAIRN_TRY(seams.pass_gate(version, kind));
+    result.message += ": " + gate.message;
+    if (!gate.open) return {};
+  }
+  CAIRN_CHECK(seams.reboot());
+  result.rebooting = true;
+  return {};
 }
 
 }  // namespace
@@ -158,9 +171,15 @@ Expected<PollResult> poll_channel(const FleetConfig& config, const std::filesyst
     auto decision = decide_reboot(config, host.pending->version, seams.local_minute_of_day());
     result.message = decision.message;
     if (decision.reboot) {
-      CAIRN_CHECK(seams.reboot());
-      result.rebooting = true;
+      CAIRN_CHECK(reboot_through_gate(seams, host.pending->version, RebootKind::update, result));
     }
+    return result;
+  }
+  if (host.phase == Phase::failed && host.pending && host.pending->slot == facts.booted_slot) {
+    // Its window failed, and the gate held the rollback reboot back (lock, hooks, guests).
+    result.message =
+        host.pending->version + " failed (" + host.pending->failure + "), rolling back";
+    CAIRN_CHECK(reboot_through_gate(seams, facts.running_version, RebootKind::rollback, result));
     return result;
   }
   if (phase_has_update(host.phase)) {
@@ -200,8 +219,7 @@ Expected<PollResult> poll_channel(const FleetConfig& config, const std::filesyst
   auto decision = decide_reboot(config, entry.version, seams.local_minute_of_day());
   result.message = decision.message;
   if (decision.reboot) {
-    CAIRN_CHECK(seams.reboot());
-    result.rebooting = true;
+    CAIRN_CHECK(reboot_through_gate(seams, entry.version, RebootKind::update, result));
   }
   return result;
 }

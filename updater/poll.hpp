@@ -4,7 +4,9 @@
 //      has not seen (fleet_report.hpp);
 //   2. the channel index is fetched conditionally (one request, 304 when nothing changed) and
 //      believed only once its signature, channel, expiry and serial check out;
-//   3. an update already installed waits for the reboot policy; one under way is left alone;
+//   3. an update already installed waits for the reboot policy, then the reboot gate (the fleet
+//      lock, the hooks, the evacuation of guests: reboot_gate.hpp); a failed update whose
+//      rollback reboot the gate held back tries the gate again; one under way is left alone;
 //   4. otherwise the newest version for this machine class above the running one — skipping
 //      versions paused, pulled or halted (the index's state or the store's) and versions this
 //      host rolled back — is installed once its wave reaches the host's bucket, through the
@@ -24,6 +26,7 @@
 #include "updater/channel_fetch.hpp"
 #include "updater/install.hpp"
 #include "updater/poll_state.hpp"
+#include "updater/reboot_gate.hpp"
 #include "updater/source.hpp"
 #include "updater/state.hpp"
 #include "updater/update_config.hpp"
@@ -39,6 +42,7 @@ struct PollFacts {
   std::string machine_id;
   std::string machine_class;
   std::string running_version;
+  char booted_slot = 'A';
   HostState state;
   std::set<std::string> rolled_back;  // versions this host went back from: never retried
 };
@@ -51,6 +55,8 @@ struct PollSeams {
   std::function<int()> local_minute_of_day;  // for the reboot window
   std::function<Expected<InstallResult>(const std::string& url, SourceOptions options)> install;
   std::function<Status()> reboot;
+  // Before any reboot; null: none (the unit tests of the rest).
+  std::function<Expected<GateResult>(const std::string& version, RebootKind kind)> pass_gate;
 };
 
 struct PollResult {

@@ -81,6 +81,48 @@ Status read_duration(TableReader& reader, std::string_view key, std::chrono::sec
   return {};
 }
 
+// What stands before a reboot: the fleet lock, the hooks and the evacuation of guests.
+Status apply_reboot_gate(TableReader& fleet, FleetConfig& out) {
+  if (auto text = CAIRN_TRY(fleet.optional_string("lock"))) {
+    if (*text == "none" || *text == "etcd") {
+      out.lock = *text == "none" ? LockKind::none : LockKind::etcd;
+    } else if (text->starts_with("fleetlock http://") || text->starts_with("fleetlock https://")) {
+      out.lock = LockKind::fleetlock;
+      out.fleetlock_url = text->substr(std::string_view("fleetlock ").size());
+    } else {
+      return fail(Errc::invalid_input, fleet.where("lock") +
+                                           "'fleet.lock' must be \"etcd\", \"none\" or "
+                                           "\"fleetlock <http(s) URL>\", not \"" +
+                                           *text + "\"");
+    }
+  }
+  CAIRN_CHECK(read_duration(fleet, "lock_ttl", out.lock_ttl));
+  if (out.lock_ttl.count() < 60) {
+    return fail(Errc::invalid_input, fleet.where("lock_ttl") +
+                                         "'fleet.lock_ttl' must be at least 60 s: a reboot "
+                                         "takes longer than that");
+  }
+  if (auto value = CAIRN_TRY(fleet.optional_bool("evacuate"))) out.evacuate = *value;
+  auto peers = CAIRN_TRY(fleet.string_array("migration_peers"));
+  if (!peers.empty()) out.migration_peers = std::move(peers);
+  for (const auto& peer : out.migration_peers) {
+    if (peer.find("://") == std::string::npos) {
+      return fail(Errc::invalid_input, fleet.where("migration_peers") + "'" + peer +
+                                           "' is not a libvirt URI (qemu+ssh://host/system, "
+                                           "qemu+tls://host/system)");
+    }
+  }
+  CAIRN_CHECK(read_duration(fleet, "migration_timeout", out.migration_timeout));
+  if (out.migration_timeout.count() < 1) {
+    return fail(Errc::invalid_input,
+                fleet.where("migration_timeout") + "'fleet.migration_timeout' must be > 0");
+  }
+  auto shutdown = CAIRN_TRY(fleet.string_array("shutdown_domains"));
+  if (!shutdown.empty()) out.shutdown_domains = std::move(shutdown);
+  if (auto value = CAIRN_TRY(fleet.optional_string("hooks_dir"))) out.hooks_dir = *value;
+  return {};
+}
+
 Status apply_fleet(const toml::table& table, const fs::path& file, FleetConfig& out) {
   TableReader fleet(table, file, "fleet");
   auto url = [&](std::string_view key, std::string& value) -> Status {
@@ -120,6 +162,7 @@ Status apply_fleet(const toml::table& table, const fs::path& file, FleetConfig& 
   }
   CAIRN_CHECK(read_duration(fleet, "stale_after", out.stale_after));
   if (auto value = CAIRN_TRY(fleet.optional_string("ca_file"))) out.ca_file = *value;
+  CAIRN_CHECK(apply_reboot_gate(fleet, out));
   CAIRN_CHECK(fleet.finish());
   if (out.stale_after.count() < 10) {
     return fail(Errc::invalid_input,

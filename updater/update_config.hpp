@@ -17,15 +17,25 @@
 //   channel = "https://updates.example/channels/stable.json"   # the signed channel index
 //   store = "http://127.0.0.1:2379"   # etcd (v3 JSON gateway); absent: the host updates alone
 //   name = "default"          # the fleet, in etcd under /cairn/<name>/
-//   group = "default"         # the host's group (reports; the fleet lock of issue 21)
-//   reboot = "manual"         # after an install: "now", "window 02:00-04:00" (local time),
-//   "manual" stale_after = "2h"        # the host shows as stale once it has not polled for this
-//   long ca_file = "/etc/cairn/fleet-ca.pem"   # extra CA for https channels and stores
+//   group = "default"         # the host's group: its reports and its fleet lock
+//   reboot = "manual"         # after an install: "now", "window 02:00-04:00" (local), "manual"
+//   stale_after = "2h"        # the host shows as stale once it has not polled for this long
+//   ca_file = "/etc/cairn/fleet-ca.pem"   # extra CA for https channels, stores, FleetLock
+//   lock = "etcd"             # before a reboot into or out of an update: "etcd" (the group's
+//                             # semaphore in the store; the default with a store), "fleetlock
+//                             # https://airlock.example" (FleetLock protocol), "none"
+//   lock_ttl = "1h"           # a host that died holding its place loses it after this long
+//   evacuate = true           # live-migrate every running libvirt domain away before the reboot
+//   migration_peers = ["qemu+ssh://kvm-2.admin/system"]   # tried in order, per domain
+//   migration_timeout = "10min"   # per domain; also each pre-reboot hook's limit
+//   shutdown_domains = ["scratch-vm"]   # shut down instead of moved ("*": every domain)
+//   hooks_dir = "/etc/cairn"  # pre-reboot.d/ and post-commit.d/ executables
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/duration.hpp"
 #include "common/error.hpp"
@@ -43,6 +53,8 @@ struct HealthConfig {
 
 enum class RebootPolicy { manual, now, window };
 
+enum class LockKind { none, etcd, fleetlock };
+
 struct FleetConfig {
   std::string channel;  // empty: no fleet, `cairn-update poll` has nothing to do
   std::string store;    // empty: no fleet store
@@ -54,7 +66,19 @@ struct FleetConfig {
   int window_end = 0;
   std::chrono::seconds stale_after{7200};
   std::filesystem::path ca_file;
+  LockKind lock = LockKind::etcd;  // applies only with a store; "none" without one
+  std::string fleetlock_url;       // lock = "fleetlock URL"
+  std::chrono::seconds lock_ttl{3600};
+  bool evacuate = true;
+  std::vector<std::string> migration_peers;
+  std::chrono::seconds migration_timeout{600};
+  std::vector<std::string> shutdown_domains;
+  std::filesystem::path hooks_dir = "/etc/cairn";
 
+  // The lock this configuration takes: etcd's only where there is a store.
+  LockKind effective_lock() const {
+    return lock == LockKind::etcd && store.empty() ? LockKind::none : lock;
+  }
   bool enabled() const { return !channel.empty(); }
   // Whether `minute_of_day` (local) falls in the reboot window.
   bool in_window(int minute_of_day) const;

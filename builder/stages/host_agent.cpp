@@ -91,6 +91,15 @@ fs::path find_update_binary() {
   return find_sibling_binary("CAIRN_UPDATE_BINARY", "updater", "cairn-update");
 }
 
+fs::path find_evacuate_binary() {
+  fs::path found = find_sibling_binary("CAIRN_EVACUATE_BINARY", "updater", "cairn-evacuate");
+  if (!found.empty()) return found;
+  std::error_code ec;
+  fs::path installed = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() /
+                       "lib/cairn/cairn-evacuate";
+  return !ec && fs::is_regular_file(installed, ec) ? installed : fs::path();
+}
+
 fs::path find_attest_binary() {
   return find_sibling_binary("CAIRN_ATTEST_BINARY", "attest", "cairn-attest");
 }
@@ -113,6 +122,16 @@ Status install_host_agent(const HostAgentInput& input, const fs::path& tree) {
                                  {"libcurl.so.4", "libcurl4"},
                                  {"libtomlplusplus.so.3", "libtomlplusplus3"}}));
   CAIRN_CHECK(copy_file_to(input.update_binary, tree / "usr/bin/cairn-update", fs::perms(0755)));
+  if (fs::exists(tree / "usr/lib/x86_64-linux-gnu/libvirt.so.0", ec)) {
+    // A host with guests moves them away before a reboot; without the tool it would refuse to.
+    if (input.evacuate_binary.empty()) {
+      return fail(Errc::not_found,
+                  "cairn-evacuate was not found beside cairn-build (or $CAIRN_EVACUATE_BINARY), "
+                  "and the image has libvirt");
+    }
+    CAIRN_CHECK(copy_file_to(input.evacuate_binary, tree / "usr/lib/cairn/cairn-evacuate",
+                             fs::perms(0755)));
+  }
   for (const char* unit : {"cairn-update.service", "cairn-health.service",
                            "cairn-update-poll.service", "cairn-update.timer"}) {
     CAIRN_CHECK(copy_file_to(input.dist_dir / unit, tree / "usr/lib/systemd/system" / unit,

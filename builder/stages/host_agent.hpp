@@ -14,8 +14,10 @@ namespace cairn::builder {
 struct HostAgentInput {
   std::filesystem::path trust_dir;  // keys/trust: public anchors only
   std::string machine_class;
-  std::filesystem::path update_binary;    // cairn-update; empty: the image gets none
-  std::filesystem::path dist_dir;         // updater/dist: unit and bus policy
+  std::filesystem::path update_binary;  // cairn-update; empty: the image gets none
+  std::filesystem::path dist_dir;       // updater/dist: unit and bus policy
+  // cairn-evacuate: required when the image has libvirt and cairn-update.
+  std::filesystem::path evacuate_binary;
   std::filesystem::path attest_binary;    // cairn-attest; empty: the image gets none
   std::filesystem::path attest_dist_dir;  // attest/dist: units, libvirt hook, health check
 };
@@ -24,6 +26,8 @@ Status install_host_agent(const HostAgentInput& input, const std::filesystem::pa
 
 // cairn-update beside this cairn-build (build tree or installed), or $CAIRN_UPDATE_BINARY.
 std::filesystem::path find_update_binary();
+// cairn-evacuate likewise (also <prefix>/lib/cairn once installed), or $CAIRN_EVACUATE_BINARY.
+std::filesystem::path find_evacuate_binary();
 // cairn-attest likewise, or $CAIRN_ATTEST_BINARY.
 std::filesystem::path find_attest_binary();
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "fleet/fleet_store.hpp"
+#include "fleet/reboot_lock.hpp"
 #include "support/require.hpp"
 
 using namespace cairn;
@@ -169,4 +170,28 @@ TEST_CASE("a promotion record round-trips and is read strictly", "[fleet_store]"
   REQUIRE_FALSE(unknown);
   CHECK_THAT(unknown.error().message(), Catch::Contains("extra"));
   CHECK_FALSE(parse_promotion_record(R"({"from_channel":"a"})"));
+}
+
+TEST_CASE("a fleet lock's semaphore round-trips and is read strictly", "[fleet_store][lock]") {
+  Semaphore semaphore{
+      .max = 2, .holders = {{.id = "a", .since = "2026-12-04T05:00:00Z", .version = "1.0.1"}}};
+  std::string text = semaphore_json(semaphore);
+  CHECK(json::parse(text) == json::parse(R"({"max": 2, "holders": [
+      {"id": "a", "since": "2026-12-04T05:00:00Z", "version": "1.0.1"}]})"));
+  CHECK(require(parse_semaphore(text)) == semaphore);
+  auto refused = [](const char* text) {
+    auto parsed = parse_semaphore(text);
+    REQUIRE_FALSE(parsed);
+    return parsed.error().message();
+  };
+  CHECK_THAT(refused(R"({"max": 0, "holders": []})"), Catch::Contains("max"));
+  CHECK_THAT(refused(R"({"max": 1.5, "holders": []})"), Catch::Contains("max"));
+  CHECK_THAT(refused(R"({"max": -1, "holders": []})"), Catch::Contains("max"));
+  CHECK_THAT(refused(R"({"holders": []})"), Catch::Contains("max"));
+  CHECK_THAT(refused(R"({"max": 1, "holders": [], "owner": "x"})"), Catch::Contains("owner"));
+  CHECK_THAT(refused(R"({"max": 2, "holders": [{"id": "a", "since": "", "version": ""},
+                                               {"id": "a", "since": "", "version": ""}]})"),
+             Catch::Contains("twice"));
+  CHECK_THAT(refused(R"({"max": 1, "holders": [{"id": "", "since": "", "version": ""}]})"),
+             Catch::Contains("id"));
 }

@@ -106,6 +106,13 @@ struct Poller {
                       ++reboots;
                       return {};
                     }};
+    if (gate) {
+      seams.pass_gate = [this](const std::string& version,
+                               RebootKind kind) -> Expected<GateResult> {
+        gate_asks.push_back({version, kind});
+        return *gate;
+      };
+    }
     auto state = load_poll_state(dir.path());
     REQUIRE(state);
     auto result = poll_channel(config, dir.path(), facts, seams, *state);
@@ -125,6 +132,8 @@ struct Poller {
   std::vector<Installed> installs;
   std::optional<Error> install_error;
   unsigned reboots = 0;
+  std::optional<Expected<GateResult>> gate;  // none: no gate
+  std::vector<std::pair<std::string, RebootKind>> gate_asks;
 };
 
 }  // namespace
@@ -330,5 +339,73 @@ TEST_CASE("an update under way is left alone", "[poll]") {
   auto result = poller.poll();
   REQUIRE(result);
   CHECK_THAT(result->message, Catch::Contains("under way (observing)"));
+  CHECK(poller.installs.empty());
+}
+
+TEST_CASE("a reboot the policy allows still waits for the reboot gate", "[poll][gate]") {
+  Poller poller;
+  poller.server.publish(index_of(1, {entry("1.0.1")}));
+  poller.facts.state = {.pending = PendingSlot{.slot = 'B', .version = "1.0.1"},
+                        .phase = Phase::installed};
+  poller.config.reboot = RebootPolicy::now;
+
+  poller.gate = GateResult{.message = "waiting for the fleet lock: held by bbbb"};
+  auto waiting = poller.poll();
+  REQUIRE(waiting);
+  CHECK_FALSE(waiting->rebooting);
+  CHECK(poller.reboots == 0);
+  CHECK_THAT(waiting->message, Catch::Contains("waiting for the fleet lock: held by bbbb"));
+  REQUIRE(poller.gate_asks.size() == 1);
+  CHECK(poller.gate_asks[0] == std::pair{std::string("1.0.1"), RebootKind::update});
+
+  // A lock that cannot be asked is the poll's error: no reboot (fail closed).
+  poller.gate = std::unexpected(Error(Errc::unavailable, "not rebooting: etcd unreachable"));
+  auto closed = poller.poll();
+  REQUIRE_FALSE(closed);
+  CHECK_THAT(closed.error().message(), Catch::Contains("etcd unreachable"));
+  CHECK(poller.reboots == 0);
+
+  poller.gate = GateResult{.open = true, .message = "moved web-1; rebooting"};
+  auto open = poller.poll();
+  REQUIRE(open);
+  CHECK(open->rebooting);
+  CHECK(poller.reboots == 1);
+  CHECK_THAT(open->message, Catch::Contains("moved web-1"));
+}
+
+TEST_CASE("a fresh install passes the gate before its reboot", "[poll][gate]") {
+  Poller poller;
+  poller.server.publish(index_of(1, {entry("1.0.0"), entry("1.0.1")}));
+  poller.config.reboot = RebootPolicy::now;
+  poller.gate = GateResult{.message = "not rebooting: pre-reboot hook 10-drain failed: exit 3"};
+  auto result = poller.poll();
+  REQUIRE(result);
+  CHECK(result->installed == "1.0.1");
+  CHECK_FALSE(result->rebooting);
+  CHECK(poller.reboots == 0);
+  CHECK_THAT(result->message, Catch::Contains("10-drain failed"));
+}
+
+TEST_CASE("a failed window whose rollback reboot was held back tries the gate again",
+          "[poll][gate]") {
+  Poller poller;
+  poller.server.publish(index_of(1, {entry("1.0.1")}));
+  poller.facts.running_version = "1.0.1";
+  poller.facts.booted_slot = 'B';
+  poller.facts.state = {
+      .pending = PendingSlot{.slot = 'B', .version = "1.0.1", .failure = "health check x"},
+      .phase = Phase::failed};
+  poller.gate = GateResult{.message = "waiting for the fleet lock: full"};
+  auto held = poller.poll();
+  REQUIRE(held);
+  CHECK_FALSE(held->rebooting);
+  CHECK_THAT(held->message, Catch::Contains("1.0.1 failed (health check x), rolling back"));
+  REQUIRE(poller.gate_asks.size() == 1);
+  CHECK(poller.gate_asks[0].second == RebootKind::rollback);
+  poller.gate = GateResult{.open = true, .message = "rebooting"};
+  auto rolled = poller.poll();
+  REQUIRE(rolled);
+  CHECK(rolled->rebooting);
+  CHECK(poller.reboots == 1);
   CHECK(poller.installs.empty());
 }

@@ -136,9 +136,9 @@ TEST_CASE("a channel's size and digest are checked on what the reader got", "[so
   std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + body;
   SECTION("as promised") {
     HoldingServer server(response);
-    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
-                                                    .expected_size = 3000,
-                                                    .expected_sha256 = digest});
+    auto source = BundleSource::open(
+        server.url(),
+        {.stall_timeout_seconds = 30, .expected_size = 3000, .expected_sha256 = digest});
     REQUIRE(source.has_value());
     CHECK(read_exactly(source->fd(), 3000) == body);
     CHECK(source->finish().has_value());
@@ -146,9 +146,9 @@ TEST_CASE("a channel's size and digest are checked on what the reader got", "[so
   SECTION("another digest") {
     HoldingServer server(response);
     std::string other = to_hex(sha256(std::string("other")));
-    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
-                                                    .expected_size = 3000,
-                                                    .expected_sha256 = other});
+    auto source = BundleSource::open(
+        server.url(),
+        {.stall_timeout_seconds = 30, .expected_size = 3000, .expected_sha256 = other});
     REQUIRE(source.has_value());
     CHECK(read_exactly(source->fd(), 3000) == body);
     auto finished = source->finish();
@@ -159,9 +159,9 @@ TEST_CASE("a channel's size and digest are checked on what the reader got", "[so
   }
   SECTION("bigger than promised: cut off at the header, the reader sees the end at once") {
     HoldingServer server(response);
-    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
-                                                    .expected_size = 2000,
-                                                    .expected_sha256 = digest});
+    auto source = BundleSource::open(
+        server.url(),
+        {.stall_timeout_seconds = 30, .expected_size = 2000, .expected_sha256 = digest});
     REQUIRE(source.has_value());
     std::string got;
     CHECK(time_of([&] { got = read_exactly(source->fd(), 3000); }) < 2s);
@@ -172,9 +172,9 @@ TEST_CASE("a channel's size and digest are checked on what the reader got", "[so
   }
   SECTION("bigger than promised, without a Content-Length: cut off at the limit") {
     HoldingServer server("HTTP/1.0 200 OK\r\n\r\n" + body);
-    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
-                                                    .expected_size = 2000,
-                                                    .expected_sha256 = digest});
+    auto source = BundleSource::open(
+        server.url(),
+        {.stall_timeout_seconds = 30, .expected_size = 2000, .expected_sha256 = digest});
     REQUIRE(source.has_value());
     CHECK(read_exactly(source->fd(), 3000).size() <= 2000);
     CHECK_THAT(source->explain(Error(Errc::invalid_input, "truncated")).message(),
@@ -182,9 +182,9 @@ TEST_CASE("a channel's size and digest are checked on what the reader got", "[so
   }
   SECTION("smaller than promised") {
     HoldingServer server(response);
-    auto source = BundleSource::open(server.url(), {.stall_timeout_seconds = 30,
-                                                    .expected_size = 4000,
-                                                    .expected_sha256 = digest});
+    auto source = BundleSource::open(
+        server.url(),
+        {.stall_timeout_seconds = 30, .expected_size = 4000, .expected_sha256 = digest});
     REQUIRE(source.has_value());
     CHECK(read_exactly(source->fd(), 3000) == body);
     CHECK_THAT(source->finish().error().message(),
@@ -200,9 +200,9 @@ TEST_CASE("a channel's size and digest are checked on what the reader got", "[so
 TEST_CASE("a channel's bundle is not followed to another scheme", "[source]") {
   HoldingServer server(
       "HTTP/1.1 302 Found\r\nLocation: https://127.0.0.1:1/b.cairnb\r\nContent-Length: 0\r\n\r\n");
-  auto source = BundleSource::open(server.url(), {.connect_timeout_seconds = 2,
-                                                  .stall_timeout_seconds = 30,
-                                                  .same_scheme_redirects = true});
+  auto source = BundleSource::open(
+      server.url(),
+      {.connect_timeout_seconds = 2, .stall_timeout_seconds = 30, .same_scheme_redirects = true});
   REQUIRE(source.has_value());
   CHECK(read_exactly(source->fd(), 10).empty());
   auto why = source->explain(Error(Errc::invalid_input, "truncated"));

@@ -134,6 +134,54 @@ TEST_CASE("a bad fleet section is refused naming the key", "[update_config]") {
   CHECK_THAT(refused("reboot = \"window 25:00-02:00\""), Catch::Contains("reboot"));
   CHECK_THAT(refused("stale_after = \"1s\""), Catch::Contains("at least 10 s"));
   CHECK_THAT(refused("chanel = \"http://x/channels/a.json\""), Catch::Contains("channel"));
+  CHECK_THAT(refused("lock = \"zookeeper\""), Catch::Contains("fleet.lock"));
+  CHECK_THAT(refused("lock = \"fleetlock ftp://x\""), Catch::Contains("fleetlock <http(s) URL>"));
+  CHECK_THAT(refused("lock_ttl = \"10s\""), Catch::Contains("at least 60 s"));
+  CHECK_THAT(refused("migration_peers = [\"kvm-2\"]"), Catch::Contains("not a libvirt URI"));
+  CHECK_THAT(refused("migration_peers = \"qemu+ssh://kvm-2/system\""),
+             Catch::Contains("migration_peers"));
+  CHECK_THAT(refused("migration_timeout = 0"), Catch::Contains("must be > 0"));
+  CHECK_THAT(refused("evacuate = \"yes\""), Catch::Contains("fleet.evacuate"));
+}
+
+TEST_CASE("the fleet section names the lock and the evacuation before a reboot",
+          "[update_config]") {
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-config-");
+  REQUIRE(dir);
+  auto defaults = load_update_config(dir->path());
+  REQUIRE(defaults);
+  CHECK(defaults->fleet.effective_lock() == LockKind::none);  // no store, no lock
+  CHECK(defaults->fleet.evacuate);
+  CHECK(defaults->fleet.lock_ttl == 3600s);
+
+  put(dir->path(), "etc/cairn/update.toml",
+      "[fleet]\nchannel = \"http://127.0.0.1:8080/channels/stable.json\"\n"
+      "store = \"http://127.0.0.1:2379\"\n");
+  auto with_store = load_update_config(dir->path());
+  REQUIRE(with_store);
+  CHECK(with_store->fleet.effective_lock() == LockKind::etcd);
+
+  put(dir->path(), "etc/cairn/update.toml.d/50-lock.toml",
+      "[fleet]\nlock = \"fleetlock https://airlock.example:3333/\"\nlock_ttl = \"2h\"\n"
+      "migration_peers = [\"qemu+ssh://kvm-2/system\", \"qemu+tls://kvm-3/system\"]\n"
+      "migration_timeout = \"5min\"\nshutdown_domains = [\"scratch\"]\n"
+      "hooks_dir = \"/srv/hooks\"\n");
+  auto config = load_update_config(dir->path());
+  REQUIRE(config);
+  const FleetConfig& fleet = config->fleet;
+  CHECK(fleet.effective_lock() == LockKind::fleetlock);
+  CHECK(fleet.fleetlock_url == "https://airlock.example:3333/");
+  CHECK(fleet.lock_ttl == 7200s);
+  CHECK(fleet.migration_peers ==
+        std::vector<std::string>{"qemu+ssh://kvm-2/system", "qemu+tls://kvm-3/system"});
+  CHECK(fleet.migration_timeout == 300s);
+  CHECK(fleet.shutdown_domains == std::vector<std::string>{"scratch"});
+  CHECK(fleet.hooks_dir == "/srv/hooks");
+
+  put(dir->path(), "run/cairn/update.toml.d/90-none.toml", "[fleet]\nlock = \"none\"\n");
+  auto none = load_update_config(dir->path());
+  REQUIRE(none);
+  CHECK(none->fleet.effective_lock() == LockKind::none);
 }
 
 TEST_CASE("the cairn.update system credential is read last", "[update_config]") {
