@@ -11,9 +11,9 @@ bool shuts_down(const EvacuationPolicy& policy, const std::string& domain) {
   });
 }
 
-std::string joined(const std::vector<std::string>& items) {
+std::string joined(const std::vector<std::string>& items, std::string_view separator = ", ") {
   std::string text;
-  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  for (const auto& item : items) text += (text.empty() ? "" : std::string(separator)) + item;
   return text;
 }
 
@@ -55,7 +55,8 @@ Expected<EvacuationReport> evacuate(Hypervisor& hypervisor, const EvacuationPoli
       }
     }
     if (!moved) {
-      std::string why = policy.peers.empty() ? "no migration_peers configured" : joined(refusals);
+      std::string why =
+          policy.peers.empty() ? "no migration_peers configured" : joined(refusals, "; ");
       std::string done = report.moved.empty() && report.shut_down.empty()
                              ? ""
                              : " (already " + report.summary() + ")";

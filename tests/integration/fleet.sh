@@ -9,12 +9,12 @@
 # Last, the index and bundle attacks a poll must refuse without installing anything.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/etcd.sh"
+source "$(dirname "$0")/fleet_hosts.sh"
 : "${CAIRN_UPDATE:?}" "${CAIRN_FLEET:?}"
 fresh_work_dir fleet
-v1="$minimal_dir" v2="$minimal_out/minimal/1.0.1"
+v2="$minimal_out/minimal/1.0.1"
 hosts=20
 repo="$work/repo"
-servers=()
 cleanup() {
   kill "${servers[@]}" 2>/dev/null || true
   stop_etcd "$work/etcd"
@@ -23,40 +23,13 @@ trap cleanup EXIT
 start_etcd "$work/etcd"
 fleet_cli() { "$CAIRN_FLEET" --store "$ETCD_ENDPOINT" --fleet itest "$@"; }
 
-serve_repo() {  # serve_repo DIR [--redirect-scheme]: sets $port
-  rm -f "$work/port"
-  python3 "$CAIRN_SOURCE/tests/integration/channel_server.py" "$1" "$work/port" "${@:2}" \
-    >>"$work/channel-server.log" 2>&1 &
-  servers+=($!)
-  for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.05; done
-  port=$(cat "$work/port")
-}
 mkdir -p "$repo"
 serve_repo "$repo"
 channel_url="http://127.0.0.1:$port/channels/staging.json"
 
 # --- the hosts -------------------------------------------------------------------------------
-ids=() booted=()
 for i in $(seq 0 $((hosts - 1))); do
-  ids[i]=$(printf 'fleet-host-%02d' "$i" | sha256sum | cut -c1-32)
-  booted[i]=A
-  h="$work/h$i"
-  mkdir -p "$h/state" "$h/root/etc/cairn" "$h/checks/required.d"
-  cp --sparse=always "$v1/disk.img" "$h/disk.img"
-  cat > "$h/root/etc/cairn/update.toml" <<TOML
-[health]
-window = "1s"
-interval = "1s"
-libvirtd = false
-autostart_domains = false
-checks_dir = "$h/checks"
-[fleet]
-channel = "$channel_url"
-store = "$ETCD_ENDPOINT"
-name = "itest"
-group = "rack-$((i % 2))"
-reboot = "manual"
-TOML
+  new_fleet_host "$i" itest "rack-$((i % 2))" manual
 done
 clock=()  # later: faketime, for the hours a rollout's waves take
 host() {  # host I ARGS…: cairn-update as simulated host I, from the slot it "booted"

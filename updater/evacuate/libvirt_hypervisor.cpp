@@ -5,6 +5,7 @@
 #include <libvirt/virterror.h>
 
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 
@@ -60,6 +61,18 @@ class JobWatchdog {
   std::thread thread_;
 };
 
+// The peer's host in its libvirt URI ("qemu+ssh://user@10.0.3.2:22/system?keyfile=…" gives
+// "10.0.3.2"; an IPv6 literal keeps its brackets); empty when it names none.
+std::string peer_host(const std::string& uri) {
+  auto start = uri.find("://");
+  if (start == std::string::npos) return {};
+  std::string rest = uri.substr(start + 3);
+  rest = rest.substr(0, rest.find_first_of("/?"));
+  if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  if (rest.starts_with('[')) return rest.substr(0, rest.find(']') + 1);
+  return rest.substr(0, rest.find(':'));
+}
+
 class LibvirtHypervisor final : public Hypervisor {
  public:
   explicit LibvirtHypervisor(std::string uri) : uri_(std::move(uri)) {}
@@ -83,11 +96,23 @@ class LibvirtHypervisor final : public Hypervisor {
     auto domain = CAIRN_TRY(lookup(name));
     unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
                      VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR;
+    // The guest's memory goes to the address the peer's libvirt is reached at (the admin
+    // network), not to whatever the peer's host name resolves to.
+    std::string stream = peer_host(peer).empty() ? "" : "tcp://" + peer_host(peer);
+    virTypedParameter param{};
+    int params = 0;
+    if (!stream.empty()) {
+      std::snprintf(param.field, VIR_TYPED_PARAM_FIELD_LENGTH, "%s", VIR_MIGRATE_PARAM_URI);
+      param.type = VIR_TYPED_PARAM_STRING;
+      param.value.s = stream.data();
+      params = 1;
+    }
     int migrated = 0;
     bool timed_out = false;
     {
       JobWatchdog watchdog(domain.get(), timeout);
-      migrated = virDomainMigrateToURI3(domain.get(), peer.c_str(), nullptr, 0, flags);
+      migrated = virDomainMigrateToURI3(domain.get(), peer.c_str(), params ? &param : nullptr,
+                                        params, flags);
       timed_out = watchdog.fired();
     }
     if (migrated == 0) return {};
@@ -120,6 +145,8 @@ class LibvirtHypervisor final : public Hypervisor {
  private:
   Status connect() {
     if (connection_) return {};
+    // Errors are returned (libvirt_error), not also printed by libvirt's default handler.
+    virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
     connection_.reset(virConnectOpen(uri_.c_str()));
     if (!connection_)
       return fail(Errc::unavailable, "connecting to " + uri_ + ": " + libvirt_error());
