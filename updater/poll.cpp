@@ -179,7 +179,8 @@ Expected<PollResult> poll_channel(const FleetConfig& config, const std::filesyst
     // Its window failed, and the gate held the rollback reboot back (lock, hooks, guests).
     result.message =
         host.pending->version + " failed (" + host.pending->failure + "), rolling back";
-    CAIRN_CHECK(reboot_through_gate(seams, facts.running_version, RebootKind::rollback, result));
+    // The hooks hear the version the rollback boots, as from the window's own rollback reboot.
+    CAIRN_CHECK(reboot_through_gate(seams, facts.other_version, RebootKind::rollback, result));
     return result;
   }
   if (phase_has_update(host.phase)) {

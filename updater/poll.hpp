@@ -42,6 +42,7 @@ struct PollFacts {
   std::string machine_id;
   std::string machine_class;
   std::string running_version;
+  std::string other_version;  // the other slot's: what a rollback boots
   char booted_slot = 'A';
   HostState state;
   std::set<std::string> rolled_back;  // versions this host went back from: never retried

@@ -24,12 +24,12 @@ check_contains "no peer: the reason" "$(jq -r .error.message <<<"$out")" \
 check_eq "no peer: one line on stderr" 1 "$(wc -l < "$work/err")"
 
 set +e
-out=$(evacuate --json --peer qemu+ssh://cairn@10.0.3.2/system --peer test:///other 2>/dev/null)
+out=$(evacuate --json --peer qemu+ssh://cairn@127.0.0.1:1/system --peer test:///other 2>/dev/null)
 code=$?
 set -e
 check_eq "peers that cannot take it: exit 3" 3 "$code"
 check_contains "each peer's reason, in order" "$(jq -r .error.message <<<"$out")" \
-  "qemu+ssh://cairn@10.0.3.2/system: live migration of test to qemu+ssh://cairn@10.0.3.2/system failed"
+  "qemu+ssh://cairn@127.0.0.1:1/system: live migration of test to qemu+ssh://cairn@127.0.0.1:1/system failed"
 check_contains "the second peer tried too" "$(jq -r .error.message <<<"$out")" "; test:///other:"
 
 set +e

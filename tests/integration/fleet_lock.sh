@@ -4,7 +4,8 @@
 # fleet lock (max 1) in turn — the second waits while the first holds it, and gets it once the
 # first reached steady state (its window committed) —; a failing pre-reboot hook gives the place
 # back; post-commit hooks run after the commit; `cairn-fleet unlock` frees a dead host's place;
-# an unreachable etcd stops the reboot (fail closed) unless lock = "none". Disk-image hosts have
+# a failed window's rollback reboot waits for the lock like an update's, and gets it at a later
+# poll (a fourth host holding the place meanwhile); an unreachable etcd stops the reboot (fail closed) unless lock = "none". Disk-image hosts have
 # no guests: the evacuation itself is tested against libvirt in evacuate.sh and QEMU.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/etcd.sh"
@@ -101,19 +102,44 @@ check_eq "unlock of a host holding nothing: exit 1" 1 "$code"
 check_contains "unlock of a host holding nothing: says so" "$out" "holds no place"
 fleet_cli set-max rack-1 2 >/dev/null
 check_eq "set-max" 2 "$(fleet_cli --json locks | jq '.locks[0].max')"
+fleet_cli set-max rack-1 1 >/dev/null
+
+# The rollback reboot takes the same lock: host 3 installs and holds the one place; host 2 boots
+# 1.0.1, fails its window, and its rollback reboot waits for the place (no hook runs) — until
+# the place is free, when the next poll passes the gate (the hooks told "rollback") and reboots.
+new_fleet_host 3 lock rack-1 now "hooks_dir = \"$work/h3/hooks\""
+check_eq "host 3: installed and rebooting" "true" "$(poll 3 | jq -r .rebooting)"
+check_eq "the lock names host 3" "${ids[3]}" "$(holders)"
+printf '#!/bin/sh\necho "bridge br0 missing" >&2\nexit 1\n' > "$work/h2/checks/required.d/network"
+chmod +x "$work/h2/checks/required.d/network"
+booted[2]=B
+lines_before=$(wc -l < "$work/h2/hooks.log")
+health 2
+check_contains "host 2: the window failed" "$(cat "$work/h2/health.out")" "bridge br0 missing"
+check_contains "host 2: the rollback reboot waits for the lock" "$(cat "$work/h2/health.out")" \
+  "is full (1 of 1): ${ids[3]}"
+check_eq "host 2: no hook ran for it" "$lines_before" "$(wc -l < "$work/h2/hooks.log")"
+check_eq "host 3 still holds the place" "${ids[3]}" "$(holders)"
+fleet_cli unlock "${ids[3]}" >/dev/null
+out2=$(poll 2)
+check_eq "host 2: the held-back rollback reboots at the next poll" "true" \
+  "$(jq -r .rebooting <<<"$out2")"
+check_eq "the lock names host 2" "${ids[2]}" "$(holders)"
+check_eq "host 2's pre-reboot hook was told: rollback to 1.0.0" \
+  "pre-reboot rollback 1.0.0 rack-1 ${ids[2]}" "$(tail -1 "$work/h2/hooks.log")"
 
 # etcd unreachable: no reboot (fail closed), unless lock = "none". The wave's
 # halt check asks the store first, so that is the refusal the host reports;
 # the lock's own refusal is covered by reboot_gate_test and poll_test.
 stop_etcd "$work/etcd"
 set +e
-out=$(poll 2 2>&1); code=$?
+out=$(poll 3 2>&1); code=$?
 set -e
 check_eq "etcd down: the poll fails (unavailable)" 3 "$code"
 check_contains "etcd down: no reboot, and why" "$out" "not rebooting into 1.0.1: the fleet store cannot say"
-printf '[fleet]\nlock = "none"\nstore = ""\n' > "$work/h2/root/etc/cairn/update.toml.d.tmp"
-mkdir -p "$work/h2/root/etc/cairn/update.toml.d"
-mv "$work/h2/root/etc/cairn/update.toml.d.tmp" "$work/h2/root/etc/cairn/update.toml.d/90-alone.toml"
-out=$(poll 2)
+printf '[fleet]\nlock = "none"\nstore = ""\n' > "$work/h3/root/etc/cairn/update.toml.d.tmp"
+mkdir -p "$work/h3/root/etc/cairn/update.toml.d"
+mv "$work/h3/root/etc/cairn/update.toml.d.tmp" "$work/h3/root/etc/cairn/update.toml.d/90-alone.toml"
+out=$(poll 3)
 check_eq "lock = \"none\" and no store: the host reboots alone" "true" "$(jq -r .rebooting <<<"$out")"
 finish

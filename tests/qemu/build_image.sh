@@ -27,14 +27,25 @@ kernel=linux-image-cloud-amd64
 # failed update would show (and 1.0.1 after it would be refused).
 security=1
 [[ -n $variant ]] && security=2
+# The libvirt variant: hypervisors with libvirt that live-migrate a nested guest to each other
+# (qemu+ssh as cairn-test, a member of group libvirt, allowed by libvirt's polkit rule).
+extra_packages="" groups="" root_size=512M
+if [[ $variant == libvirt ]]; then
+  extra_packages='"qemu-system-x86", "libvirt-daemon-system", "libvirt-clients", "polkitd", "openssh-client", "netcat-openbsd",'
+  groups='"libvirt"'
+  root_size=1280M
+  security=1
+fi
 recipe=$CAIRN_QTEST/qemu-test-$version.toml
 sed -e "s|@OVERLAY@|$overlay|" -e "s|@VERSION@|$version|" -e "s|@KERNEL@|$kernel|" \
-    -e "s|@SECURITY@|$security|" \
+    -e "s|@SECURITY@|$security|" -e "s|@EXTRA_PACKAGES@|$extra_packages|" \
+    -e "s|@GROUPS@|$groups|" -e "s|@ROOT_SIZE@|$root_size|" \
     -e "s|@TEST_KEY@|$(cat "$key.pub")|" "$CAIRN_SOURCE/tests/qemu/qemu-test.toml.in" > "$recipe"
 "$CAIRN_BUILD" build "$recipe" --out "$CAIRN_QTEST/out" --keys "$CAIRN_QTEST/keys"
 test -s "$CAIRN_QTEST/out/qemu-test/$version/disk.img"
-# Only 1.0.0 is booted from its disk image; the later versions reach the guests as bundles,
-# made from root.erofs and the UKI. Their disk images would hold 2 GB of CI disk for nothing.
-if [[ $version != 1.0.0 ]]; then
+# Only x.0.0 (1.0.0, and 2.0.0 of the libvirt variant) is booted from its disk image; the later
+# versions reach the guests as bundles, made from root.erofs and the UKI. Their disk images would
+# hold 2 GB of CI disk for nothing.
+if [[ $version != *.0.0 ]]; then
   rm "$CAIRN_QTEST/out/qemu-test/$version/disk.img"
 fi

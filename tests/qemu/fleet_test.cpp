@@ -3,7 +3,8 @@
 // fixed addresses of its user-mode network (10.0.2.100:80 and 10.0.2.101:2379, QEMU guestfwd),
 // and learns its fleet settings from a system credential (SMBIOS type 11, `cairn.update`). Its
 // timer polls, the rollout admits it, it installs 1.0.1, reboots by its policy ("now"), passes
-// its health window and commits — and the fleet store shows the outcome.
+// its health window and commits — and the fleet store shows the outcome, and the fleet lock the
+// host held across its reboot, given back at steady state.
 #include <catch2/catch.hpp>
 #include <thread>
 
@@ -11,34 +12,14 @@
 #include "common/process.hpp"
 #include "fleet/etcd_client.hpp"
 #include "fleet/fleet_store.hpp"
+#include "fleet/reboot_lock.hpp"
 #include "harness/test_support.hpp"
 #include "harness/update_flow.hpp"
-#include "support/background_process.hpp"
+#include "support/channel_server.hpp"
 #include "support/etcd_server.hpp"
 
 using namespace cairn;
 using namespace cairn::qemu;
-using cairn::testing::BackgroundProcess;
-
-namespace {
-
-// The channel repository on 127.0.0.1 (tests/integration/channel_server.py); its port.
-Expected<int> serve_repository(const TestEnvironment& env, const std::filesystem::path& repo,
-                               const std::filesystem::path& dir,
-                               std::optional<BackgroundProcess>& server) {
-  auto port_file = dir / "channel.port";
-  server = CAIRN_TRY(BackgroundProcess::start(
-      {"python3", (env.source_dir / "tests/integration/channel_server.py").string(), repo.string(),
-       port_file.string()},
-      dir / "channel-server.log"));
-  for (int i = 0; i < 100; ++i) {
-    if (auto text = read_file(port_file); text && !text->empty()) return std::stoi(*text);
-    std::this_thread::sleep_for(100ms);
-  }
-  return fail(Errc::unavailable, "the channel server did not start");
-}
-
-}  // namespace
 
 TEST_CASE("a host updates itself from its channel by its timer and the fleet store shows it",
           "[fleet][update][slow]") {
@@ -54,8 +35,8 @@ TEST_CASE("a host updates itself from its channel by its timer and the fleet sto
       runner,
       {.argv = {env.cairn_build().string(), "publish", env.image_dir("1.0.1").string(), "--repo",
                 (dir / "repo").string(), "--channel", "qemu", "--keys", env.keys_dir().string()}}));
-  std::optional<BackgroundProcess> server;
-  int port = require(serve_repository(env, dir / "repo", dir, server));
+  auto channel_server = require(testing::ChannelServer::start(env.source_dir, dir / "repo", dir));
+  int port = channel_server.port();
   int etcd_port = std::stoi(etcd.endpoint().substr(etcd.endpoint().rfind(':') + 1));
 
   // Fixed guest addresses, forwarded per connection to the servers on loopback.
@@ -109,4 +90,19 @@ TEST_CASE("a host updates itself from its channel by its timer and the fleet sto
   REQUIRE(hosts.size() == 1);
   CHECK(hosts[0].version == "1.0.1");
   CHECK(hosts[0].alive);
+
+  // The reboot took the group's place in the fleet lock; steady state (the commit) gave it back.
+  auto etcd_client = require(fleet::EtcdClient::open(etcd.endpoint()));
+  auto locks = require(fleet::list_group_locks(etcd_client, "qemu"));
+  REQUIRE(locks.size() == 1);
+  CHECK(locks[0].group == "default");
+  CHECK(locks[0].semaphore.holders.empty());
+  auto last = require(etcd_client.get(fleet::semaphore_key("qemu", "default")));
+  REQUIRE(last);
+  bool held = false;
+  for (auto revision = last->create_revision; revision <= last->mod_revision; ++revision) {
+    auto kv = require(etcd_client.get_at(fleet::semaphore_key("qemu", "default"), revision));
+    if (kv && !require(fleet::parse_semaphore(kv->value)).holders.empty()) held = true;
+  }
+  CHECK(held);
 }

@@ -391,6 +391,7 @@ TEST_CASE("a failed window whose rollback reboot was held back tries the gate ag
   Poller poller;
   poller.server.publish(index_of(1, {entry("1.0.1")}));
   poller.facts.running_version = "1.0.1";
+  poller.facts.other_version = "1.0.0";
   poller.facts.booted_slot = 'B';
   poller.facts.state = {
       .pending = PendingSlot{.slot = 'B', .version = "1.0.1", .failure = "health check x"},
@@ -402,6 +403,7 @@ TEST_CASE("a failed window whose rollback reboot was held back tries the gate ag
   CHECK_THAT(held->message, Catch::Contains("1.0.1 failed (health check x), rolling back"));
   REQUIRE(poller.gate_asks.size() == 1);
   CHECK(poller.gate_asks[0].second == RebootKind::rollback);
+  CHECK(poller.gate_asks[0].first == "1.0.0");  // the version the rollback boots
   poller.gate = GateResult{.open = true, .message = "rebooting"};
   auto rolled = poller.poll();
   REQUIRE(rolled);
