@@ -25,7 +25,7 @@ Expected<PollFacts> read_facts(const HostOptions& host) {
   PollFacts facts{.machine_id = CAIRN_TRY(machine_id(host)),
                   .machine_class = CAIRN_TRY(machine_class(host)),
                   .running_version = layout.slot(booted).version(),
-                  .other_version = layout.slot(booted == 'A' ? 'B' : 'A').version(),
+                  .other_version = layout.other(booted).version(),
                   .booted_slot = booted,
                   .state = CAIRN_TRY(load_state(host.state))};
   // A version this host went back from is not tried again by the timer, whoever decided it.

@@ -98,10 +98,11 @@ class LibvirtHypervisor final : public Hypervisor {
                      VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR;
     // The guest's memory goes to the address the peer's libvirt is reached at (the admin
     // network), not to whatever the peer's host name resolves to.
-    std::string stream = peer_host(peer).empty() ? "" : "tcp://" + peer_host(peer);
+    std::string host = peer_host(peer);
+    std::string stream = "tcp://" + host;
     virTypedParameter param{};
     int params = 0;
-    if (!stream.empty()) {
+    if (!host.empty()) {
       std::snprintf(param.field, VIR_TYPED_PARAM_FIELD_LENGTH, "%s", VIR_MIGRATE_PARAM_URI);
       param.type = VIR_TYPED_PARAM_STRING;
       param.value.s = stream.data();
