@@ -80,7 +80,7 @@ void enrollment_and_first_verdict(const testing::SoftImage& image) {
   auto dir =
       std::filesystem::temp_directory_path() / ("cairn-verify-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  auto store = need(Store::open(dir / "verifier.db"), "opening the store");
+  auto store = need(Store::open((dir / "verifier.db").string()), "opening the store");
   need(store.add_image(
            need(make_image_version(image.golden(), ImageState::approved, 0), "image version")),
        "loading the image");

@@ -28,9 +28,12 @@ namespace fs = std::filesystem;
 constexpr int kExitDenied = 6;
 constexpr const char* kProgram = "cairn-verifier";
 
-Expected<Store> open_store(const fs::path& db) {
-  std::error_code ignored;
-  if (db.has_parent_path()) fs::create_directories(db.parent_path(), ignored);
+Expected<Store> open_store(const std::string& db) {
+  if (!sql::is_postgresql_location(db)) {
+    std::error_code ignored;
+    if (fs::path file(db); file.has_parent_path())
+      fs::create_directories(file.parent_path(), ignored);
+  }
   return Store::open(db);
 }
 
@@ -183,8 +186,10 @@ int main(int argc, char** argv) {
   app.fallthrough();
   bool json = false;
   app.add_flag("--json", json, "print results as JSON on stdout");
-  fs::path db = "/var/lib/cairn-verifier/verifier.db";
-  app.add_option("--db", db, "the verifier's SQLite database")->capture_default_str();
+  std::string db = "/var/lib/cairn-verifier/verifier.db";
+  app.add_option("--db", db,
+                 "the verifier's database: an SQLite file, or postgresql://… shared by replicas")
+      ->capture_default_str();
   fs::path key_path = "/var/lib/cairn-verifier/token-key.pem";
   auto add_key_option = [&](CLI::App* command) {
     command->add_option("--token-key", key_path, "admission token signing key (PEM, 0600)")

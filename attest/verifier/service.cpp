@@ -18,6 +18,18 @@ bool passed(const Verdict& verdict, std::string_view check) {
   });
 }
 
+void deny_spent_nonce(Verdict& verdict) {
+  for (auto& result : verdict.checks) {
+    if (result.name == check::kNonceUnused) {
+      result.passed = false;
+      result.detail = "already used for a quote verified at the same time (replay)";
+    }
+  }
+  std::ranges::stable_partition(verdict.checks, [](const CheckResult& r) { return !r.passed; });
+  verdict.admitted = false;
+  verdict.token.reset();
+}
+
 }  // namespace
 
 FrontResponse error_response(const Error& error) {
@@ -122,8 +134,16 @@ Expected<Verdict> VerifierService::attest(const QuoteSubmission& submission) {
   // with a quote its AK signed over it: anyone else's submission would otherwise burn a genuine
   // host's nonce and get its quote denied.
   if (nonce && nonce->host == submission.host && passed(verdict, check::kNonceBound) &&
-      passed(verdict, check::kAkSignature)) {
-    CAIRN_CHECK(store_.mark_nonce_used(nonce->nonce));
+      passed(verdict, check::kAkSignature) && !CAIRN_TRY(store_.claim_nonce(nonce->nonce))) {
+    // Read unused, but spent since by a quote verified at the same time, here or on another
+    // replica sharing the database: only the first to mark it used is admitted.
+    deny_spent_nonce(verdict);
+  }
+  if (verdict.admitted && verdict.image_version) {
+    auto label = *verdict.image_version;  // "name version"
+    auto space = label.rfind(' ');
+    CAIRN_CHECK(store_.record_admission(submission.host, label.substr(0, space),
+                                        label.substr(space + 1), unix_seconds(now)));
   }
   if (verdict.admitted) {
     if (auto clock = quote_clock(submission)) {

@@ -4,59 +4,6 @@ namespace cairn::attest::verifier {
 
 namespace {
 
-constexpr std::string_view kSchema = R"sql(
-CREATE TABLE hosts (
-  name TEXT PRIMARY KEY,
-  ek_public BLOB NOT NULL,
-  ek_sha256 TEXT NOT NULL,
-  ek_certificate BLOB,
-  ak_public BLOB NOT NULL,
-  ak_name BLOB NOT NULL,
-  enrolled_at INTEGER NOT NULL,
-  last_reset_count INTEGER,
-  last_clock INTEGER,
-  last_verdict TEXT CHECK (last_verdict IN ('admitted', 'denied')),
-  last_verdict_version TEXT,
-  last_verdict_at INTEGER
-);
-CREATE TABLE pending_enrollments (
-  id TEXT PRIMARY KEY,
-  host TEXT NOT NULL,
-  ek_public BLOB NOT NULL,
-  ek_certificate BLOB,
-  ak_public BLOB NOT NULL,
-  secret_sha256 BLOB NOT NULL,
-  expires_at INTEGER NOT NULL
-);
-CREATE TABLE nonces (
-  nonce BLOB PRIMARY KEY,
-  host TEXT NOT NULL,
-  issued_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  used INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE images (
-  name TEXT NOT NULL,
-  version TEXT NOT NULL,
-  measurements TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('approved', 'revoked')),
-  loaded_at INTEGER NOT NULL,
-  PRIMARY KEY (name, version)
-);
-)sql";
-
-// kMigrations[i] takes a database from schema version i + 1 to i + 2; a new one gets kSchema.
-// Each keeps the data: ALTER TABLE, never a rebuild.
-constexpr std::string_view kMigrations[] = {
-    // 2: each host's last verdict (fleet visibility).
-    R"sql(
-ALTER TABLE hosts ADD COLUMN last_verdict TEXT CHECK (last_verdict IN ('admitted', 'denied'));
-ALTER TABLE hosts ADD COLUMN last_verdict_version TEXT;
-ALTER TABLE hosts ADD COLUMN last_verdict_at INTEGER;
-)sql",
-};
-static_assert(std::size(kMigrations) == Store::kSchemaVersion - 1);
-
 constexpr std::string_view kHostColumns =
     "name, ek_public, ek_sha256, ek_certificate, ak_public, ak_name, enrolled_at, "
     "last_reset_count, last_clock, last_verdict, last_verdict_version, last_verdict_at";
@@ -107,49 +54,17 @@ void bind_last_verdict(sql::Statement& statement, int first,
 
 }  // namespace
 
-Expected<Store> Store::open(const std::filesystem::path& path) {
-  auto db = CAIRN_TRY(sql::Database::open(path));
+Expected<Store> Store::open(std::string_view location, std::int64_t schema_version) {
+  auto db = CAIRN_TRY(sql::Database::open(location));
   Store store(std::move(db));
-  // WAL: readers (the CLI listing versions) never block the service's writes.
-  CAIRN_CHECK(store.db_.execute(
-      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;"));
-  CAIRN_CHECK(with_context(store.migrate(), "database " + path.string()));
-  // Expired nonces are purged by their expiry: without an index each purge would scan an hour of
-  // a fleet's nonces. Idempotent, so no schema version of its own.
-  CAIRN_CHECK(store.db_.execute(
-      "CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires_at);"
-      "CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending_enrollments (expires_at);"));
-  return store;
-}
-
-Status Store::migrate() {
-  if (CAIRN_TRY(db_.user_version()) == kSchemaVersion) return {};
-  CAIRN_CHECK(db_.execute("BEGIN IMMEDIATE"));
-  // Read again under the write lock: another process may have migrated meanwhile.
-  auto migrated = [&]() -> Status {
-    std::int64_t version = CAIRN_TRY(db_.user_version());
-    if (version == kSchemaVersion) return {};
-    if (version > kSchemaVersion) {
-      return fail(Errc::invalid_input, "schema version " + std::to_string(version) +
-                                           " is newer than this cairn-verifier's (" +
-                                           std::to_string(kSchemaVersion) + ")");
-    }
-    if (version == 0) {
-      CAIRN_CHECK(db_.execute(kSchema));
-    } else {
-      for (auto step = version; step < kSchemaVersion; ++step) {
-        CAIRN_CHECK(with_context(db_.execute(kMigrations[step - 1]),
-                                 "migrating schema version " + std::to_string(step) + " to " +
-                                     std::to_string(step + 1)));
-      }
-    }
-    return db_.execute("PRAGMA user_version = " + std::to_string(kSchemaVersion));
-  }();
-  if (!migrated) {
-    (void)db_.execute("ROLLBACK");
-    return migrated;
+  if (store.backend() == sql::Backend::sqlite) {
+    // WAL: readers (the CLI listing versions) never block the service's writes.
+    CAIRN_CHECK(store.db_.execute(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;"));
   }
-  return db_.execute("COMMIT");
+  CAIRN_CHECK(with_context(migrate_schema(store.db_, schema_version),
+                           "database " + sql::redact_location(location)));
+  return store;
 }
 
 Expected<std::optional<HostRecord>> Store::find_host(std::string_view name) {
@@ -177,8 +92,17 @@ Expected<std::vector<HostRecord>> Store::list_hosts() {
 }
 
 Status Store::put_host(const HostRecord& host) {
-  auto insert = CAIRN_TRY(db_.prepare("INSERT OR REPLACE INTO hosts (" + std::string(kHostColumns) +
-                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  // An upsert by name, not INSERT OR REPLACE: that would also delete another host whose EK is
+  // this one, where the unique index must refuse.
+  auto insert = CAIRN_TRY(db_.prepare(
+      "INSERT INTO hosts (" + std::string(kHostColumns) +
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+      "ek_public = excluded.ek_public, ek_sha256 = excluded.ek_sha256, "
+      "ek_certificate = excluded.ek_certificate, ak_public = excluded.ak_public, "
+      "ak_name = excluded.ak_name, enrolled_at = excluded.enrolled_at, "
+      "last_reset_count = excluded.last_reset_count, last_clock = excluded.last_clock, "
+      "last_verdict = excluded.last_verdict, last_verdict_version = excluded.last_verdict_version, "
+      "last_verdict_at = excluded.last_verdict_at"));
   insert.bind(1, host.name).bind_blob(2, host.ek_public).bind(3, host.ek_sha256);
   if (host.ek_certificate) {
     insert.bind_blob(4, *host.ek_certificate);
@@ -188,26 +112,26 @@ Status Store::put_host(const HostRecord& host) {
   insert.bind_blob(5, host.ak_public).bind_blob(6, host.ak_name).bind(7, host.enrolled_at);
   insert.bind_optional(8, host.last_reset_count).bind_optional(9, host.last_clock);
   bind_last_verdict(insert, 10, host.last_verdict);
-  CAIRN_TRY(insert.run());
-  return {};
+  auto written = insert.run();
+  if (written) return {};
+  // The unique EK index refused it (an enrollment racing on another replica): say whose it is.
+  if (auto holder = find_host_by_ek(host.ek_sha256);
+      holder && *holder && (*holder)->name != host.name) {
+    return fail(Errc::permission,
+                "this EK (sha256 " + host.ek_sha256 + ") is enrolled as host " + (*holder)->name);
+  }
+  return std::unexpected(std::move(written).error());
 }
 
 Expected<bool> Store::remove_host(std::string_view name) {
-  CAIRN_CHECK(db_.execute("BEGIN IMMEDIATE"));
-  auto removed = [&]() -> Expected<bool> {
-    for (auto table : {"nonces", "pending_enrollments"}) {
+  return db_.in_transaction([&]() -> Expected<bool> {
+    for (auto table : {"nonces", "pending_enrollments", "host_versions"}) {
       auto drop = CAIRN_TRY(db_.prepare(std::string("DELETE FROM ") + table + " WHERE host = ?"));
       CAIRN_TRY(drop.bind(1, name).run());
     }
     auto drop = CAIRN_TRY(db_.prepare("DELETE FROM hosts WHERE name = ?"));
     return CAIRN_TRY(drop.bind(1, name).run()) > 0;
-  }();
-  if (!removed) {
-    (void)db_.execute("ROLLBACK");
-    return removed;
-  }
-  CAIRN_CHECK(db_.execute("COMMIT"));
-  return removed;
+  });
 }
 
 Status Store::record_quote_clock(std::string_view host, std::uint32_t reset_count,
@@ -267,9 +191,10 @@ Status Store::add_pending(const PendingEnrollment& pending) {
 }
 
 Expected<std::optional<PendingEnrollment>> Store::take_pending(std::string_view id) {
-  auto query =
-      CAIRN_TRY(db_.prepare("SELECT id, host, ek_public, ek_certificate, ak_public, secret_sha256, "
-                            "expires_at FROM pending_enrollments WHERE id = ?"));
+  // One statement: of two activations racing (on two replicas), only one gets the row.
+  auto query = CAIRN_TRY(db_.prepare(
+      "DELETE FROM pending_enrollments WHERE id = ? RETURNING id, host, ek_public, ek_certificate, "
+      "ak_public, secret_sha256, expires_at"));
   query.bind(1, id);
   if (!CAIRN_TRY(query.step())) return std::nullopt;
   PendingEnrollment pending{.id = query.text(0),
@@ -279,9 +204,7 @@ Expected<std::optional<PendingEnrollment>> Store::take_pending(std::string_view 
                             .secret_sha256 = query.blob(5),
                             .expires_at = query.integer(6)};
   if (!query.is_null(3)) pending.ek_certificate = query.blob(3);
-  auto drop = CAIRN_TRY(db_.prepare("DELETE FROM pending_enrollments WHERE id = ?"));
-  CAIRN_TRY(drop.bind(1, id).run());
-  return pending;
+  return pending;  // both engines delete the row on the first step
 }
 
 Status Store::add_nonce(const NonceRecord& nonce) {
@@ -305,19 +228,49 @@ Expected<std::optional<NonceRecord>> Store::find_nonce(std::span<const std::uint
                      .used = query.integer(4) != 0};
 }
 
-Status Store::mark_nonce_used(std::span<const std::uint8_t> nonce) {
-  auto update = CAIRN_TRY(db_.prepare("UPDATE nonces SET used = 1 WHERE nonce = ?"));
-  CAIRN_TRY(update.bind_blob(1, nonce).run());
+Expected<bool> Store::claim_nonce(std::span<const std::uint8_t> nonce) {
+  auto update = CAIRN_TRY(db_.prepare("UPDATE nonces SET used = 1 WHERE nonce = ? AND used = 0"));
+  return CAIRN_TRY(update.bind_blob(1, nonce).run()) == 1;
+}
+
+Status Store::record_admission(std::string_view host, std::string_view name,
+                               std::string_view version, std::int64_t at) {
+  auto upsert = CAIRN_TRY(db_.prepare(
+      "INSERT INTO host_versions (host, name, version, first_admitted_at, last_admitted_at) "
+      "VALUES (?, ?, ?, ?, ?) ON CONFLICT (host, name, version) DO UPDATE SET "
+      "last_admitted_at = excluded.last_admitted_at"));
+  upsert.bind(1, host).bind(2, name).bind(3, version).bind(4, at).bind(5, at);
+  CAIRN_TRY(upsert.run());
   return {};
+}
+
+Expected<std::vector<VersionHost>> Store::hosts_on_version(std::string_view name,
+                                                           std::string_view version) {
+  auto query = CAIRN_TRY(db_.prepare(
+      "SELECT v.host, v.first_admitted_at, v.last_admitted_at, "
+      "CASE WHEN h.last_verdict = 'admitted' AND h.last_verdict_version = ? THEN 1 ELSE 0 END "
+      "FROM host_versions v JOIN hosts h ON h.name = v.host "
+      "WHERE v.name = ? AND v.version = ? ORDER BY v.host"));
+  query.bind(1, std::string(name) + " " + std::string(version)).bind(2, name).bind(3, version);
+  std::vector<VersionHost> hosts;
+  while (CAIRN_TRY(query.step())) {
+    hosts.push_back({.host = query.text(0),
+                     .first_admitted_at = query.integer(1),
+                     .last_admitted_at = query.integer(2),
+                     .current = query.integer(3) != 0});
+  }
+  return hosts;
 }
 
 Status Store::add_image(const ImageVersion& image) {
   const auto& golden = image.measurements;
   auto json = to_json(golden);
-  auto query = CAIRN_TRY(
-      db_.prepare("SELECT measurements, state FROM images WHERE name = ? AND version = ?"));
-  query.bind(1, golden.name).bind(2, golden.version);
-  if (CAIRN_TRY(query.step())) {
+  // Ok when this version is already there, approved, with these measurements.
+  auto compare_existing = [&]() -> Expected<bool> {
+    auto query = CAIRN_TRY(
+        db_.prepare("SELECT measurements, state FROM images WHERE name = ? AND version = ?"));
+    query.bind(1, golden.name).bind(2, golden.version);
+    if (!CAIRN_TRY(query.step())) return false;
     if (query.text(1) == "revoked") {
       return fail(Errc::invalid_input, image.label() +
                                            " was revoked; a revoked version stays revoked "
@@ -327,14 +280,20 @@ Status Store::add_image(const ImageVersion& image) {
       return fail(Errc::invalid_input,
                   image.label() + " is already approved with other measurements");
     }
-    return {};
-  }
+    return true;
+  };
+  if (CAIRN_TRY(compare_existing())) return {};
   auto insert = CAIRN_TRY(db_.prepare(
       "INSERT INTO images (name, version, measurements, state, loaded_at) VALUES (?, ?, ?, ?, ?)"));
   insert.bind(1, golden.name).bind(2, golden.version).bind(3, json);
   insert.bind(4, image_state_name(image.state)).bind(5, image.loaded_at);
-  CAIRN_TRY(insert.run());
-  return {};
+  auto inserted = insert.run();
+  if (inserted) return {};
+  // The primary key refused it: another replica approved the same version in between.
+  auto same = compare_existing();
+  if (!same) return std::unexpected(std::move(same).error());
+  if (*same) return {};
+  return std::unexpected(std::move(inserted).error());
 }
 
 Status Store::revoke_image(std::string_view name, std::string_view version) {
@@ -351,8 +310,11 @@ Expected<std::vector<ImageVersion>> Store::list_images() {
   // Another process (the CLI's approve and revoke) may change the table at any time: the rows'
   // identity is read every time, the measurements parsed again only when it changed.
   auto identity = CAIRN_TRY(db_.prepare(
-      "SELECT coalesce(group_concat(name || ' ' || version || ' ' || state || ' ' || loaded_at, "
-      "'|'), '') FROM (SELECT * FROM images ORDER BY name, loaded_at, version)"));
+      backend() == sql::Backend::postgresql
+          ? "SELECT coalesce(string_agg(name || ' ' || version || ' ' || state || ' ' || "
+            "loaded_at, '|' ORDER BY name, loaded_at, version), '') FROM images"
+          : "SELECT coalesce(group_concat(name || ' ' || version || ' ' || state || ' ' || "
+            "loaded_at, '|'), '') FROM (SELECT * FROM images ORDER BY name, loaded_at, version)"));
   CAIRN_TRY(identity.step());
   std::string fingerprint = identity.text(0);
   if (image_cache_ && image_cache_->fingerprint == fingerprint) return image_cache_->images;

@@ -1,6 +1,8 @@
-// The verifier's state in one SQLite file (WAL, schema versioned with PRAGMA user_version):
-// enrolled hosts, pending enrollments, granted nonces, image versions. Not thread-safe: the
-// service holds one mutex around it. Tests open ":memory:".
+// The verifier's state: enrolled hosts (their EKs), pending enrollments, granted nonces, image
+// versions (approvals and revocations) and the versions each host was admitted on. In one SQLite
+// file (WAL) by default, or in PostgreSQL, where several verifier replicas share it: every
+// change that two replicas could race on is one statement or a constraint, never a read followed
+// by a write. Not thread-safe: the service holds one mutex around it. Tests open ":memory:".
 #pragma once
 
 #include <cstdint>
@@ -11,11 +13,20 @@
 #include <vector>
 
 #include "attest/verifier/records.hpp"
-#include "attest/verifier/sqlite.hpp"
+#include "attest/verifier/sql.hpp"
+#include "attest/verifier/store_schema.hpp"
 
 namespace cairn::attest::verifier {
 
 // How many enrolled hosts' last verdict was each result (the metrics' host gauge).
+// A host admitted on an image version (GET /v1/versions/{name}/{version}/hosts).
+struct VersionHost {
+  std::string host;
+  std::int64_t first_admitted_at = 0;
+  std::int64_t last_admitted_at = 0;
+  bool current = false;  // its last verdict admitted it on this version
+};
+
 struct HostVerdictCounts {
   std::int64_t admitted = 0;
   std::int64_t denied = 0;
@@ -24,18 +35,23 @@ struct HostVerdictCounts {
 
 class Store {
  public:
-  static constexpr std::int64_t kSchemaVersion = 2;
+  static constexpr std::int64_t kSchemaVersion = kNewestSchemaVersion;
 
-  // Opens or creates the database and its schema, migrating an older schema in one transaction;
-  // Errc::invalid_input for a file written by a newer cairn-verifier (a higher user_version).
-  static Expected<Store> open(const std::filesystem::path& path);
+  // Opens or creates the database and its schema (an SQLite path, or a "postgresql://" URI),
+  // migrating an older schema in one transaction. Errc::invalid_input for a database written by
+  // a newer cairn-verifier, Errc::unavailable for a server that cannot be reached, Errc::busy
+  // while another replica migrates it. `schema_version`: tests build older releases' databases.
+  static Expected<Store> open(std::string_view location,
+                              std::int64_t schema_version = kSchemaVersion);
+  sql::Backend backend() const { return db_.backend(); }
 
   // Hosts.
   Expected<std::optional<HostRecord>> find_host(std::string_view name);
   // The host enrolled with this EK (sha256 of its TPM2B_PUBLIC, hex), if any.
   Expected<std::optional<HostRecord>> find_host_by_ek(std::string_view ek_sha256);
   Expected<std::vector<HostRecord>> list_hosts();  // by name
-  Status put_host(const HostRecord& host);         // inserts or replaces by name
+  // Inserts or replaces by name; Errc::permission when another host holds its EK.
+  Status put_host(const HostRecord& host);
   // false when no such host; its nonces and pending enrollments go with it.
   Expected<bool> remove_host(std::string_view name);
   Status record_quote_clock(std::string_view host, std::uint32_t reset_count, std::uint64_t clock);
@@ -49,7 +65,15 @@ class Store {
   // Nonces.
   Status add_nonce(const NonceRecord& nonce);
   Expected<std::optional<NonceRecord>> find_nonce(std::span<const std::uint8_t> nonce);
-  Status mark_nonce_used(std::span<const std::uint8_t> nonce);
+  // Marks it used; false when it already was (another quote spent it, maybe on another replica).
+  Expected<bool> claim_nonce(std::span<const std::uint8_t> nonce);
+
+  // The history of admitted versions: when `host` was first and last admitted on an image.
+  Status record_admission(std::string_view host, std::string_view name, std::string_view version,
+                          std::int64_t at);
+  // The hosts ever admitted on name/version, by name; `current` when their last verdict still is.
+  Expected<std::vector<VersionHost>> hosts_on_version(std::string_view name,
+                                                      std::string_view version);
 
   // Image versions. Adding a version already loaded is a no-op when its measurements are the
   // same and it is approved; Errc::invalid_input when they differ or it was revoked (revocation
@@ -64,8 +88,6 @@ class Store {
 
  private:
   explicit Store(sql::Database db) : db_(std::move(db)) {}
-  Status migrate();
-
   // Parsed image versions, kept while the table's rows stay the same: parsing every version's
   // measurements and certificate for each quote took 40% of a verdict's time.
   struct ImageCache {

@@ -185,6 +185,7 @@ TEST_CASE("only the host a nonce was granted to, with its AK's signature, can sp
   for (auto [name, tpm] : {std::pair{"host-a", &genuine}, std::pair{"host-b", &other}}) {
     REQUIRE(server.store.put_host({.name = name,
                                    .ek_public = tpm->ek_public(),
+                                   .ek_sha256 = name,  // one EK per host, by constraint
                                    .ak_public = tpm->ak_public(),
                                    .ak_name = tpm->ak_name()}));
   }

@@ -5,23 +5,22 @@
 
 #include "common/fs.hpp"
 #include "unit/attest/soft_tpm.hpp"
+#include "unit/attest/verifier/store_backend.hpp"
 
+// The cases tagged [store] run on both backends (store_backend.hpp); [sqlite] ones on SQLite only.
 using namespace cairn;
 using namespace cairn::attest::verifier;
+using namespace cairn::attest::verifier::testing;
 using cairn::attest::testing::SoftImage;
 
 namespace {
 
-Store open_memory() {
-  auto store = Store::open(":memory:");
-  REQUIRE(store.has_value());
-  return std::move(*store);
-}
+Store open_fresh() { return open_store(fresh_location()); }
 
-HostRecord host_named(std::string name) {
-  return HostRecord{.name = std::move(name),
+HostRecord host_named(const std::string& name) {
+  return HostRecord{.name = name,
                     .ek_public = {1, 2, 3},
-                    .ek_sha256 = std::string(64, 'a'),
+                    .ek_sha256 = (name + std::string(64, 'a')).substr(0, 64),  // one per host
                     .ak_public = {4, 5},
                     .ak_name = {0, 11, 6},
                     .enrolled_at = 1000};
@@ -33,29 +32,19 @@ ImageVersion image_of(const SoftImage& image) {
   return std::move(*version);
 }
 
-// Every table's columns as "table.name type notnull default pk", to compare two schemas.
-std::set<std::string> columns_of(const std::filesystem::path& path) {
-  auto db = sql::Database::open(path);
+std::int64_t user_version_of(const std::filesystem::path& path) {
+  auto db = sql::Database::open(path.string());
   REQUIRE(db.has_value());
-  auto tables = db->prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
-  REQUIRE(tables.has_value());
-  std::set<std::string> columns;
-  while (*tables->step()) {
-    auto table = tables->text(0);
-    auto info = db->prepare("PRAGMA table_info(" + table + ")");
-    REQUIRE(info.has_value());
-    while (*info->step()) {
-      columns.insert(table + "." + info->text(1) + " " + info->text(2) + " " + info->text(3) + " " +
-                     (info->is_null(4) ? "-" : info->text(4)) + " " + info->text(5));
-    }
-  }
-  return columns;
+  auto version = db->prepare("PRAGMA user_version");
+  REQUIRE(version->step().value());
+  return version->integer(0);
 }
 
-std::int64_t user_version_of(const std::filesystem::path& path) {
-  auto db = sql::Database::open(path);
-  REQUIRE(db.has_value());
-  return db->user_version().value();
+// A new database with the newest schema, to compare a migrated one with.
+std::string fresh_location_with_store() {
+  auto location = fresh_location();
+  open_store(location);
+  return location;
 }
 
 // A database as cairn-verifier 1 left it: one host (with a quote clock), a nonce, a pending
@@ -64,7 +53,7 @@ void write_version_1(const std::filesystem::path& path, const SoftImage& image) 
   auto schema = read_file(std::filesystem::path(__FILE__).parent_path().parent_path() / "data" /
                           "verifier-schema-v1.sql");
   REQUIRE(schema.has_value());
-  auto db = sql::Database::open(path);
+  auto db = sql::Database::open(path.string());
   REQUIRE(db.has_value());
   REQUIRE(db->execute(*schema));
   REQUIRE(db->execute(
@@ -83,7 +72,7 @@ void write_version_1(const std::filesystem::path& path, const SoftImage& image) 
 }  // namespace
 
 TEST_CASE("hosts are stored, listed, updated and removed", "[verifier][store]") {
-  auto store = open_memory();
+  auto store = open_fresh();
   CHECK_FALSE(store.find_host("a")->has_value());
   auto a = host_named("a");
   a.ek_certificate = Bytes{9, 9};
@@ -115,7 +104,7 @@ TEST_CASE("hosts are stored, listed, updated and removed", "[verifier][store]") 
 }
 
 TEST_CASE("nonces are found by value and marked used", "[verifier][store]") {
-  auto store = open_memory();
+  auto store = open_fresh();
   Bytes nonce(32, 7);
   REQUIRE(store.add_nonce({.nonce = nonce, .host = "a", .issued_at = 10, .expires_at = 70}));
   CHECK_FALSE(store.add_nonce({.nonce = nonce, .host = "b", .expires_at = 1}));  // unique
@@ -124,7 +113,7 @@ TEST_CASE("nonces are found by value and marked used", "[verifier][store]") {
   CHECK((*found)->host == "a");
   CHECK((*found)->expires_at == 70);
   CHECK_FALSE((*found)->used);
-  REQUIRE(store.mark_nonce_used(nonce));
+  REQUIRE(store.claim_nonce(nonce).value());
   CHECK((*store.find_nonce(nonce))->used);
   CHECK_FALSE(store.find_nonce(Bytes(32, 8))->has_value());
 
@@ -135,7 +124,7 @@ TEST_CASE("nonces are found by value and marked used", "[verifier][store]") {
 }
 
 TEST_CASE("a pending enrollment is taken once", "[verifier][store]") {
-  auto store = open_memory();
+  auto store = open_fresh();
   PendingEnrollment pending{.id = "abc",
                             .host = "a",
                             .ek_public = {1},
@@ -153,7 +142,7 @@ TEST_CASE("a pending enrollment is taken once", "[verifier][store]") {
 }
 
 TEST_CASE("image versions: approve, re-approve, revoke", "[verifier][store]") {
-  auto store = open_memory();
+  auto store = open_fresh();
   auto v1 = SoftImage::create("kvm-host", "1.0.0");
   auto v2 = v1.next("1.1.0");
   REQUIRE(store.add_image(image_of(v1)));
@@ -182,33 +171,40 @@ TEST_CASE("image versions: approve, re-approve, revoke", "[verifier][store]") {
   CHECK_THAT(again.error().message(), Catch::Contains("revoked"));
 }
 
-TEST_CASE("the database persists in one file and refuses a newer schema", "[verifier][store]") {
-  auto dir = TempDir::create(std::filesystem::temp_directory_path(), "verifier-store");
-  REQUIRE(dir.has_value());
-  auto path = dir->path() / "verifier.db";
+TEST_CASE("the database persists and refuses a newer schema", "[verifier][store]") {
+  auto location = fresh_location();
   {
-    auto store = Store::open(path);
-    REQUIRE(store.has_value());
-    REQUIRE(store->put_host(host_named("kept")));
+    auto store = open_store(location);
+    REQUIRE(store.put_host(host_named("kept")));
   }
+  CHECK(open_store(location).find_host("kept")->has_value());
   {
-    auto store = Store::open(path);
-    REQUIRE(store.has_value());
-    CHECK(store->find_host("kept")->has_value());
-  }
-  {
-    auto db = sql::Database::open(path);
+    auto db = sql::Database::open(location);
     REQUIRE(db.has_value());
-    REQUIRE(db->execute("PRAGMA user_version = 99"));
-    auto mode = db->prepare("PRAGMA journal_mode");
-    REQUIRE(mode.has_value());
-    REQUIRE(*mode->step());
-    CHECK(mode->text(0) == "wal");
+    CHECK(read_schema_version(*db).value() == Store::kSchemaVersion);
+    REQUIRE(db->execute("UPDATE schema_version SET version = 99"));
   }
-  auto newer = Store::open(path);
+  auto newer = Store::open(location);
   REQUIRE_FALSE(newer);
   CHECK(newer.error().code() == Errc::invalid_input);
-  CHECK_THAT(newer.error().describe(), Catch::Contains("99"));
+  CHECK_THAT(newer.error().describe(), Catch::Contains("schema version 99 is newer"));
+}
+
+TEST_CASE("an SQLite file is in WAL mode and keeps user_version for older releases",
+          "[verifier][sqlite]") {
+  auto location = fresh_location();
+  open_store(location);
+  CHECK(user_version_of(location) == Store::kSchemaVersion);
+  {
+    auto db = sql::Database::open(location);
+    auto mode = db->prepare("PRAGMA journal_mode");
+    REQUIRE(*mode->step());
+    CHECK(mode->text(0) == "wal");
+    REQUIRE(db->execute("PRAGMA user_version = 98"));  // what a release of 2027 leaves
+  }
+  auto newer = Store::open(location);
+  REQUIRE_FALSE(newer);
+  CHECK_THAT(newer.error().describe(), Catch::Contains("98"));
 }
 
 TEST_CASE("a db certificate that does not match its fingerprint is refused", "[verifier][store]") {
@@ -222,7 +218,7 @@ TEST_CASE("a db certificate that does not match its fingerprint is refused", "[v
 }
 
 TEST_CASE("a host's last verdict is recorded, counted and kept by put_host", "[verifier][store]") {
-  auto store = open_memory();
+  auto store = open_fresh();
   for (auto name : {"a", "b", "c", "d"}) REQUIRE(store.put_host(host_named(name)));
   CHECK_FALSE(store.find_host("a").value()->last_verdict.has_value());
   REQUIRE(store.record_verdict("a", {.admitted = true, .image_version = "kvm-host 1.0", .at = 5}));
@@ -256,13 +252,14 @@ TEST_CASE("a host's last verdict is recorded, counted and kept by put_host", "[v
   CHECK(store.find_host("a").value()->last_verdict->image_version == "kvm-host 1.0");
   auto moved = *a;
   moved.name = "e";
+  moved.ek_sha256 = std::string(64, 'e');
   moved.last_verdict.reset();
   REQUIRE(store.put_host(moved));
   CHECK_FALSE(store.find_host("e").value()->last_verdict.has_value());
 }
 
 TEST_CASE("purge_expired counts the unused nonces it drops", "[verifier][store]") {
-  auto store = open_memory();
+  auto store = open_fresh();
   REQUIRE(store.add_nonce({.nonce = Bytes(32, 1), .host = "a", .expires_at = 10}));
   REQUIRE(store.add_nonce({.nonce = Bytes(32, 2), .host = "a", .expires_at = 10, .used = true}));
   REQUIRE(store.add_nonce({.nonce = Bytes(32, 3), .host = "a", .expires_at = 20}));
@@ -276,7 +273,8 @@ TEST_CASE("purge_expired counts the unused nonces it drops", "[verifier][store]"
   CHECK(store.purge_expired(21).value() == 1);
 }
 
-TEST_CASE("a version 1 database migrates to version 2 and keeps its data", "[verifier][store]") {
+TEST_CASE("a version 1 SQLite file (the first release) migrates and keeps its data",
+          "[verifier][sqlite]") {
   auto dir = TempDir::create(std::filesystem::temp_directory_path(), "verifier-migrate");
   REQUIRE(dir.has_value());
   auto old_path = dir->path() / "v1.db";
@@ -284,7 +282,7 @@ TEST_CASE("a version 1 database migrates to version 2 and keeps its data", "[ver
   write_version_1(old_path, image);
   REQUIRE(user_version_of(old_path) == 1);
   {
-    auto store = Store::open(old_path);
+    auto store = Store::open(old_path.string());
     if (!store) FAIL(store.error().describe());
     auto host = store->find_host("old").value();
     REQUIRE(host.has_value());
@@ -310,41 +308,73 @@ TEST_CASE("a version 1 database migrates to version 2 and keeps its data", "[ver
   }
   CHECK(user_version_of(old_path) == Store::kSchemaVersion);
   {
-    auto store = Store::open(old_path);  // at version 2: opened as it is
+    auto store = Store::open(old_path.string());  // current: opened as it is
     REQUIRE(store.has_value());
     CHECK(store->find_host("old").value()->last_verdict->image_version == "x 1");
   }
   // The migrated schema is the one a new database gets.
   auto new_path = dir->path() / "new.db";
-  REQUIRE(Store::open(new_path).has_value());
-  CHECK(user_version_of(new_path) == Store::kSchemaVersion);
-  CHECK(columns_of(old_path) == columns_of(new_path));
+  REQUIRE(Store::open(new_path.string()).has_value());
+  CHECK(schema_of(old_path.string()) == schema_of(new_path.string()));
+}
+
+TEST_CASE("a database of the previous release (version 2) migrates and keeps its data",
+          "[verifier][store]") {
+  auto location = fresh_location();
+  auto image = SoftImage::create("kvm-host", "1.0.0");
+  {
+    auto previous = Store::open(location, 2);
+    if (!previous) FAIL(previous.error().describe());
+    auto a = host_named("a");
+    a.last_verdict = LastVerdict{.admitted = true, .image_version = "kvm-host 1.0.0", .at = 5};
+    a.last_reset_count = 3;
+    REQUIRE(previous->put_host(a));
+    REQUIRE(previous->add_nonce({.nonce = Bytes(32, 9), .host = "a", .expires_at = 70}));
+    REQUIRE(previous->add_image(image_of(image)));
+    auto db = sql::Database::open(location);
+    CHECK(read_schema_version(*db).value() == 2);
+  }
+  auto store = open_store(location);
+  {
+    auto db = sql::Database::open(location);
+    CHECK(read_schema_version(*db).value() == Store::kSchemaVersion);
+  }
+  auto a = store.find_host("a").value();
+  REQUIRE(a.has_value());
+  CHECK(a->last_verdict->image_version == "kvm-host 1.0.0");
+  CHECK(a->last_reset_count == 3u);
+  CHECK(store.find_nonce(Bytes(32, 9)).value().has_value());
+  CHECK(store.list_images().value().size() == 1);
+  // Version 3's constraint holds on the migrated data.
+  auto twin = host_named("b");
+  twin.ek_sha256 = a->ek_sha256;
+  CHECK(store.put_host(twin).error().code() == Errc::permission);
+  CHECK(schema_of(location) == schema_of(fresh_location_with_store()));
 }
 
 TEST_CASE("a migration that fails leaves the database as it was", "[verifier][store]") {
-  auto dir = TempDir::create(std::filesystem::temp_directory_path(), "verifier-migrate");
-  REQUIRE(dir.has_value());
-  auto path = dir->path() / "v1.db";
-  write_version_1(path, SoftImage::create("kvm-host", "1.0.0"));
+  auto location = fresh_location();
+  REQUIRE(Store::open(location, 2).has_value());
   {
-    auto db = sql::Database::open(path);
-    REQUIRE(db->execute("ALTER TABLE hosts ADD COLUMN last_verdict_at TEXT"));  // in the way
+    auto db = sql::Database::open(location);
+    REQUIRE(db->execute("CREATE TABLE host_versions (in_the_way TEXT)"));  // version 3's table
   }
-  auto before = columns_of(path);
-  auto store = Store::open(path);
+  auto before = schema_of(location);
+  auto store = Store::open(location);
   REQUIRE_FALSE(store);
-  CHECK_THAT(store.error().describe(), Catch::Contains("version 1 to 2"));
-  CHECK(user_version_of(path) == 1);
-  CHECK(columns_of(path) == before);  // the columns added before the failure rolled back
+  CHECK_THAT(store.error().describe(), Catch::Contains("version 2 to 3"));
+  auto db = sql::Database::open(location);
+  CHECK(read_schema_version(*db).value() == 2);
+  CHECK(schema_of(location) == before);  // the index created before the failure rolled back
 }
 
 TEST_CASE("image versions changed by another process are seen at once (the parsed cache)",
           "[verifier][store]") {
-  // The service keeps its parsed versions between quotes; the CLI approves and revokes through
-  // its own connection.
-  auto dir = TempDir::create(std::filesystem::temp_directory_path(), "cairn-store-cache-").value();
-  auto service = Store::open(dir.path() / "verifier.db").value();
-  auto cli = Store::open(dir.path() / "verifier.db").value();
+  // The service keeps its parsed versions between quotes; the CLI (or another replica) approves
+  // and revokes through its own connection.
+  auto location = fresh_location();
+  auto service = open_store(location);
+  auto cli = open_store(location);
   auto first = SoftImage::create("kvm-host", "1.0.0");
   auto second = first.next("1.0.1");
   CHECK(service.list_images()->empty());
