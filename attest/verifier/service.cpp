@@ -201,6 +201,31 @@ Expected<std::string> VerifierService::revocation_list() {
   return sign_revocation_list(list, token_key_.get());
 }
 
+Expected<std::string> VerifierService::version_hosts(std::string_view name,
+                                                     std::string_view version) {
+  std::lock_guard lock(mutex_);
+  auto images = CAIRN_TRY(store_.list_images());
+  auto image = std::ranges::find_if(images, [&](const ImageVersion& candidate) {
+    return candidate.measurements.name == name && candidate.measurements.version == version;
+  });
+  if (image == images.end()) {
+    return fail(Errc::not_found, "no image version " + std::string(name) + " " +
+                                     std::string(version) + " was loaded into this verifier");
+  }
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const auto& host : CAIRN_TRY(store_.hosts_on_version(name, version))) {
+    hosts.push_back({{"host", host.host},
+                     {"first_admitted_at", host.first_admitted_at},
+                     {"last_admitted_at", host.last_admitted_at},
+                     {"current", host.current}});
+  }
+  return nlohmann::json{{"name", name},
+                        {"version", version},
+                        {"state", image_state_name(image->state)},
+                        {"hosts", std::move(hosts)}}
+      .dump();
+}
+
 Expected<std::string> VerifierService::token_key_pem() const {
   return public_key_pem(token_key_.get());
 }
@@ -208,6 +233,21 @@ Expected<std::string> VerifierService::token_key_pem() const {
 namespace {
 
 constexpr std::string_view kOtherRoute = "other";
+constexpr std::string_view kVersionHostsRoute = "/v1/versions/{name}/{version}/hosts";
+
+// The name and version of "/v1/versions/{name}/{version}/hosts", if `path` is one.
+std::optional<std::pair<std::string_view, std::string_view>> version_hosts_path(
+    std::string_view path) {
+  constexpr std::string_view kPrefix = "/v1/versions/", kSuffix = "/hosts";
+  if (!path.starts_with(kPrefix) || !path.ends_with(kSuffix)) return std::nullopt;
+  auto middle = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+  auto slash = middle.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == middle.size() ||
+      middle.find('/', slash + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::pair{middle.substr(0, slash), middle.substr(slash + 1)};
+}
 
 // The endpoint a path names, for the metrics' labels: a raw path from a client would make a new
 // series per path, for ever.
@@ -217,6 +257,7 @@ std::string_view route_name(std::string_view target) {
                                  "/v1/token-key", "/v1/revocations", "/healthz", "/metrics"}) {
     if (path == known) return known;
   }
+  if (version_hosts_path(path)) return kVersionHostsRoute;
   return kOtherRoute;
 }
 
@@ -263,6 +304,11 @@ FrontResponse VerifierService::handle(const FrontRequest& request) {
     auto list = revocation_list();
     if (!list) return error_response(list.error());
     return {.content_type = "application/cairn-revocations", .body = std::move(*list)};
+  }
+  if (auto version = version_hosts_path(path); version && request.method == "GET") {
+    auto hosts = version_hosts(version->first, version->second);
+    if (!hosts) return error_response(hosts.error());
+    return {.body = std::move(*hosts)};
   }
   if (is("GET", "/healthz")) return {.body = R"({"status":"ok"})"};
   if (is("GET", "/metrics")) {

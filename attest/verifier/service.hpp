@@ -58,6 +58,9 @@ class VerifierService {
   // The signed list of revoked versions (GET /v1/revocations, attest/revocations.hpp), valid for
   // kRevocationListLifetime, its serial the time in milliseconds.
   Expected<std::string> revocation_list();
+  // GET /v1/versions/{name}/{version}/hosts: the hosts admitted on an image version (the fleet's
+  // promotion asks it), as JSON; Errc::not_found for a version never loaded.
+  Expected<std::string> version_hosts(std::string_view name, std::string_view version);
 
   // Every HTTP request, transport-free: the endpoints above as JSON, GET /healthz; 404 for an
   // unknown path, 405 for a known path with another method.

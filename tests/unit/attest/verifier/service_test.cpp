@@ -132,6 +132,23 @@ TEST_CASE("over HTTP: enroll, nonce, attest, admitted with a token, then a repla
   CHECK_THAT(server.log[1], Catch::Contains("without a checked EK certificate"));
   CHECK_THAT(server.log.back(), Catch::Contains("denied; nonce-unused"));
 
+  // The history the fleet's promotion asks for: host-a was admitted on 1.0.0, but its last
+  // verdict (the replay) was a denial, so it no longer counts as on it.
+  auto on_version = server.client().Get("/v1/versions/kvm-host/1.0.0/hosts");
+  REQUIRE(on_version->status == 200);
+  auto listed = nlohmann::json::parse(on_version->body);
+  CHECK(listed["state"] == "approved");
+  REQUIRE(listed["hosts"].size() == 1);
+  CHECK(listed["hosts"][0]["host"] == "host-a");
+  CHECK(listed["hosts"][0]["current"] == false);
+  CHECK(listed["hosts"][0]["first_admitted_at"] == unix_seconds(*server.fake.now));
+  auto unknown = server.client().Get("/v1/versions/kvm-host/9.9.9/hosts");
+  CHECK(unknown->status == 404);
+  CHECK_THAT(error_of(unknown), Catch::Contains("no image version kvm-host 9.9.9"));
+  CHECK(server.post("/v1/versions/kvm-host/1.0.0/hosts", "{}")->status == 405);
+  CHECK(server.client().Get("/v1/versions/kvm-host/hosts")->status == 404);
+  CHECK(server.client().Get("/v1/versions//1.0.0/hosts")->status == 404);
+
   REQUIRE(server.client().Get("/no/such/path")->status == 404);
   auto health = server.client().Get("/healthz");
   CHECK(health->status == 200);
@@ -145,7 +162,7 @@ TEST_CASE("over HTTP: enroll, nonce, attest, admitted with a token, then a repla
   CHECK_THAT(
       metrics->body,
       Catch::Contains(R"(cairn_verifier_requests_total{endpoint="/v1/attest",code="200"} 2)"));
-  CHECK_THAT(metrics->body, Catch::Contains(R"(endpoint="other",code="404"} 1)"));
+  CHECK_THAT(metrics->body, Catch::Contains(R"(endpoint="other",code="404"} 3)"));
   CHECK_THAT(metrics->body, !Catch::Contains("/no/such/path"));
 }
 
