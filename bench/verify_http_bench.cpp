@@ -28,7 +28,7 @@
 #include "attest/verifier/seams.hpp"
 #include "attest/verifier/store.hpp"
 #include "http_client.hpp"
-#include "unit/attest/soft_credential.hpp"
+#include "unit/attest/soft_enroll.hpp"
 #include "unit/attest/soft_tpm.hpp"
 
 using namespace cairn;
@@ -162,22 +162,12 @@ std::string describe(const std::string& what, const HttpClient::Reply& reply) {
 
 // Enrollment over HTTP, the host's side done by the soft TPM; the problem if it failed.
 std::optional<std::string> enroll(HttpClient& http, Host& host) {
-  auto& tpm = host.tpm;
-  auto challenge_reply =
-      http.post("/v1/enroll", to_json(EnrollRequest{.host = host.name,
-                                                    .ek_public = encode(tpm.ek_public()),
-                                                    .ak_public = encode(tpm.ak_public())}));
-  if (challenge_reply.status != 200) return describe("enroll", challenge_reply);
-  auto challenge = need(parse_EnrollChallenge(challenge_reply.body), "EnrollChallenge");
-  auto secret =
-      testing::activate_credential(tpm.ek_key(), tpm.ak_name(), decode(challenge.credential_blob),
-                                   decode(challenge.encrypted_secret));
-  if (!secret) return "the soft TPM refused the verifier's credential";
-  auto activated = http.post(
-      "/v1/enroll/activate",
-      to_json(EnrollActivation{.enrollment = challenge.enrollment, .secret = encode(*secret)}));
-  if (activated.status != 200) return describe("activate", activated);
-  return std::nullopt;
+  auto post = [&](const std::string& path, const std::string& body) {
+    auto reply = http.post(path, body);
+    return testing::HttpReply{
+        .status = static_cast<int>(reply.status), .body = reply.body, .error = reply.error};
+  };
+  return testing::enroll_soft_tpm(post, post, host.tpm, host.name);
 }
 
 // One client: nonce, quote, verdict, on one keep-alive connection, until the deadline.

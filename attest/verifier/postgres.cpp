@@ -18,9 +18,18 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
+// libpq's message on one line: its hint lines ("\n\tIs the server running…") joined with a space.
 std::string trimmed(const char* message) {
-  std::string text = message ? message : "";
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  std::string text;
+  for (const char* c = message ? message : ""; *c; ++c) {
+    bool blank = *c == '\n' || *c == '\t' || *c == ' ';
+    if (!blank) {
+      text += *c;
+    } else if (!text.empty() && text.back() != ' ') {
+      text += ' ';
+    }
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
   return text;
 }
 
