@@ -71,10 +71,6 @@ Verdict verify_quote(const PolicyInput& input);
 
 // The TPMS_CLOCK_INFO of a submission's quote (for the caller to record after a pass);
 // nullopt when it does not parse.
-struct QuoteClock {
-  std::uint32_t reset_count = 0;
-  std::uint64_t clock = 0;
-};
 std::optional<QuoteClock> quote_clock(const QuoteSubmission& submission);
 
 }  // namespace cairn::attest::verifier

@@ -24,6 +24,12 @@ struct LastVerdict {
 // "admitted" or "denied": the word the store, the listing and the metrics use for a verdict.
 std::string_view verdict_result_name(bool admitted);
 
+// TPMS_CLOCK_INFO's resetCount and clock, as a quote carries them.
+struct QuoteClock {
+  std::uint32_t reset_count = 0;
+  std::uint64_t clock = 0;
+};
+
 // A host whose EK and AK were proven to share a TPM (credential activation).
 struct HostRecord {
   std::string name;

@@ -130,32 +130,32 @@ Expected<Verdict> VerifierService::attest(const QuoteSubmission& submission) {
                                              .now = now,
                                              .token_key = token_key_.get(),
                                              .token_lifetime = options_.token_lifetime});
-  // Single use, whatever the verdict says, but only the host it was granted to can spend it,
-  // with a quote its AK signed over it: anyone else's submission would otherwise burn a genuine
-  // host's nonce and get its quote denied.
-  if (nonce && nonce->host == submission.host && passed(verdict, check::kNonceBound) &&
-      passed(verdict, check::kAkSignature) && !CAIRN_TRY(store_.claim_nonce(nonce->nonce))) {
-    // Read unused, but spent since by a quote verified at the same time, here or on another
-    // replica sharing the database: only the first to mark it used is admitted.
-    deny_spent_nonce(verdict);
-  }
-  if (verdict.admitted && verdict.image_version) {
-    auto label = *verdict.image_version;  // "name version"
-    auto space = label.rfind(' ');
-    CAIRN_CHECK(store_.record_admission(submission.host, label.substr(0, space),
-                                        label.substr(space + 1), unix_seconds(now)));
-  }
-  if (verdict.admitted) {
-    if (auto clock = quote_clock(submission)) {
-      CAIRN_CHECK(store_.record_quote_clock(submission.host, clock->reset_count, clock->clock));
+  // What the verdict changes, in one transaction: one commit (one WAL flush) per quote.
+  CAIRN_CHECK(store_.in_transaction([&]() -> Status {
+    // Single use, whatever the verdict says, but only the host it was granted to can spend it,
+    // with a quote its AK signed over it: anyone else's submission would otherwise burn a
+    // genuine host's nonce and get its quote denied.
+    if (nonce && nonce->host == submission.host && passed(verdict, check::kNonceBound) &&
+        passed(verdict, check::kAkSignature) && !CAIRN_TRY(store_.claim_nonce(nonce->nonce))) {
+      // Read unused, but spent since by a quote verified at the same time, here or on another
+      // replica sharing the database: only the first to mark it used is admitted.
+      deny_spent_nonce(verdict);
     }
-  }
-  if (host) {
-    CAIRN_CHECK(
-        store_.record_verdict(submission.host, {.admitted = verdict.admitted,
-                                                .image_version = verdict.image_version.value_or(""),
-                                                .at = unix_seconds(now)}));
-  }
+    if (verdict.admitted && verdict.image_version) {
+      auto label = *verdict.image_version;  // "name version"
+      auto space = label.rfind(' ');
+      CAIRN_CHECK(store_.record_admission(submission.host, label.substr(0, space),
+                                          label.substr(space + 1), unix_seconds(now)));
+    }
+    if (!host) return {};
+    std::optional<QuoteClock> clock;
+    if (verdict.admitted) clock = quote_clock(submission);
+    return store_.record_verdict(submission.host,
+                                 {.admitted = verdict.admitted,
+                                  .image_version = verdict.image_version.value_or(""),
+                                  .at = unix_seconds(now)},
+                                 clock);
+  }));
   metrics_.verdict(verdict);
   if (options_.log) {
     std::string line =

@@ -146,12 +146,21 @@ Status Store::record_quote_clock(std::string_view host, std::uint32_t reset_coun
   return {};
 }
 
-Status Store::record_verdict(std::string_view host, const LastVerdict& verdict) {
+Status Store::record_verdict(std::string_view host, const LastVerdict& verdict,
+                             std::optional<QuoteClock> clock) {
+  // One statement either way: a verdict is a round trip to PostgreSQL, not two.
   auto update = CAIRN_TRY(db_.prepare(
-      "UPDATE hosts SET last_verdict = ?, last_verdict_version = ?, last_verdict_at = ? "
-      "WHERE name = ?"));
+      clock ? "UPDATE hosts SET last_verdict = ?, last_verdict_version = ?, last_verdict_at = ?, "
+              "last_reset_count = ?, last_clock = ? WHERE name = ?"
+            : "UPDATE hosts SET last_verdict = ?, last_verdict_version = ?, last_verdict_at = ? "
+              "WHERE name = ?"));
   bind_last_verdict(update, 1, verdict);
-  if (CAIRN_TRY(update.bind(4, host).run()) == 0) {
+  int next = 4;
+  if (clock) {
+    update.bind(next++, std::int64_t{clock->reset_count});
+    update.bind(next++, static_cast<std::int64_t>(clock->clock));
+  }
+  if (CAIRN_TRY(update.bind(next, host).run()) == 0) {
     return fail(Errc::not_found, "host " + std::string(host) + " is not enrolled");
   }
   return {};

@@ -55,7 +55,9 @@ class Store {
   // false when no such host; its nonces and pending enrollments go with it.
   Expected<bool> remove_host(std::string_view name);
   Status record_quote_clock(std::string_view host, std::uint32_t reset_count, std::uint64_t clock);
-  Status record_verdict(std::string_view host, const LastVerdict& verdict);  // Errc::not_found
+  // Errc::not_found; with `clock`, the quote's TPM clock too (an admitted quote's).
+  Status record_verdict(std::string_view host, const LastVerdict& verdict,
+                        std::optional<QuoteClock> clock = std::nullopt);
   Expected<HostVerdictCounts> count_hosts_by_last_verdict();
 
   // Pending enrollments: taken (removed) on the first activation attempt, right or wrong.
@@ -81,6 +83,12 @@ class Store {
   Status add_image(const ImageVersion& image);
   Status revoke_image(std::string_view name, std::string_view version);  // Errc::not_found
   Expected<std::vector<ImageVersion>> list_images();                     // by name, then load time
+
+  // Runs `body` (calls on this store) in one transaction: one commit for several writes.
+  template <class Body>
+  auto in_transaction(Body&& body) {
+    return db_.in_transaction(std::forward<Body>(body));
+  }
 
   // Drops pending enrollments and nonces that expired before `before` (unix seconds); the number
   // of those nonces that were never used.

@@ -276,8 +276,9 @@ Bytes uefi_variable(const std::array<std::uint8_t, 16>& guid, std::string_view n
   return out;
 }
 
-SoftTpm::SoftTpm(int identity, AkAlgorithm ak) : identity_(identity), ak_algorithm_(ak) {
-  ek_key_ = shared_key("EK " + std::to_string(identity));
+SoftTpm::SoftTpm(int identity, AkAlgorithm ak, int ek_identity)
+    : identity_(identity), ak_algorithm_(ak) {
+  ek_key_ = shared_key("EK " + std::to_string(ek_identity < 0 ? identity : ek_identity));
   auto ek =
       rsa_public(ek_key_.get(), TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                                     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |

@@ -226,6 +226,7 @@ TEST_CASE("a host's last verdict is recorded, counted and kept by put_host", "[v
   REQUIRE(store.record_verdict("c", {.admitted = true, .at = 7}));
   REQUIRE(store.record_verdict("c", {.admitted = false, .image_version = "kvm-host 2", .at = 8}));
   CHECK(store.record_verdict("nobody", {}).error().code() == Errc::not_found);
+  CHECK(store.record_verdict("nobody", {}, QuoteClock{}).error().code() == Errc::not_found);
 
   auto a = store.find_host("a").value();
   REQUIRE(a->last_verdict.has_value());
@@ -240,11 +241,21 @@ TEST_CASE("a host's last verdict is recorded, counted and kept by put_host", "[v
   CHECK(c->last_verdict->image_version == "kvm-host 2");
   CHECK(c->last_verdict->at == 8);
 
+  // An admitted quote's verdict carries its TPM clock, in the same statement.
+  REQUIRE(store.record_verdict("d", {.admitted = true, .at = 9}, QuoteClock{4, 123456789012ull}));
+  auto d = store.find_host("d").value();
+  CHECK(d->last_reset_count == 4u);
+  CHECK(d->last_clock == 123456789012ull);
+  CHECK(d->last_verdict->at == 9);
+  REQUIRE(store.record_verdict("d", {.admitted = false, .at = 10}));
+  CHECK(store.find_host("d").value()->last_clock == 123456789012ull);  // kept without one
+  REQUIRE(store.record_verdict("d", {.admitted = true, .at = 11}));
+
   auto counts = store.count_hosts_by_last_verdict();
   REQUIRE(counts.has_value());
-  CHECK(counts->admitted == 1);
+  CHECK(counts->admitted == 2);
   CHECK(counts->denied == 2);
-  CHECK(counts->none == 1);
+  CHECK(counts->none == 0);
 
   // put_host writes the record whole, its last verdict included.
   a->last_clock = 99;
