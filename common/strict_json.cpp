@@ -155,6 +155,14 @@ Expected<std::string> StrictJsonObject::string(std::string_view key) {
   return value->get<std::string>();
 }
 
+Expected<std::optional<std::string>> StrictJsonObject::optional_string(std::string_view key) {
+  if (!object_->contains(key)) {
+    seen_.emplace(key);
+    return std::nullopt;
+  }
+  return string(key);
+}
+
 Expected<bool> StrictJsonObject::boolean(std::string_view key) {
   const json* value = CAIRN_TRY(member(key));
   if (!value->is_boolean()) return invalid(key, "must be true or false");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -32,6 +33,8 @@ class StrictJsonObject {
 
   Expected<const nlohmann::json*> member(std::string_view key);
   Expected<std::string> string(std::string_view key);
+  // A string field writers of an older format leave out: std::nullopt when absent.
+  Expected<std::optional<std::string>> optional_string(std::string_view key);
   Expected<bool> boolean(std::string_view key);
   Expected<double> number(std::string_view key);  // an integer or a floating-point number
   Expected<const nlohmann::json*> array(std::string_view key);

@@ -26,6 +26,9 @@ struct HostRecord {
   std::string group;    // [fleet] group
   std::string channel;  // the channel it follows
   std::string machine_class;
+  // Its host name, as cairn-attest enrolls it with the verifier unless told another: what
+  // promotion on attested evidence matches the verifier's hosts by. Empty from older hosts.
+  std::string hostname;
   std::string version;  // running
   std::string phase;    // the updater's lifecycle phase ("idle", "installed", "observing", …)
   std::string target;   // the version being installed, booted or observed; "" when none

@@ -66,6 +66,7 @@ Expected<HostRecord> read_host(StrictJsonObject& fields) {
   record.group = CAIRN_TRY(fields.string("group"));
   record.channel = CAIRN_TRY(fields.string("channel"));
   record.machine_class = CAIRN_TRY(fields.string("machine_class"));
+  record.hostname = CAIRN_TRY(fields.optional_string("hostname")).value_or("");
   record.version = CAIRN_TRY(fields.string("version"));
   record.phase = CAIRN_TRY(non_empty(fields, "phase"));
   record.target = CAIRN_TRY(fields.string("target"));
@@ -187,15 +188,14 @@ Expected<HostRecord> parse_host_record(std::string_view text) {
 }
 
 std::string host_record_json(const HostRecord& record) {
-  return dump({{"id", record.id},
-               {"group", record.group},
-               {"channel", record.channel},
-               {"machine_class", record.machine_class},
-               {"version", record.version},
-               {"phase", record.phase},
-               {"target", record.target},
-               {"message", record.message},
-               {"updated", record.updated}});
+  nlohmann::json json{{"id", record.id},           {"group", record.group},
+                      {"channel", record.channel}, {"machine_class", record.machine_class},
+                      {"version", record.version}, {"phase", record.phase},
+                      {"target", record.target},   {"message", record.message},
+                      {"updated", record.updated}};
+  // Only when known: a record without it reads the same to a cairn-fleet of before.
+  if (!record.hostname.empty()) json["hostname"] = record.hostname;
+  return dump(json);
 }
 
 Expected<OutcomeRecord> parse_outcome_record(std::string_view text) {

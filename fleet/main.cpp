@@ -115,6 +115,14 @@ int main(int argc, char** argv) {
       ->add_option("--min-hosts", promote.min_hosts,
                    "hosts of the source channel that must have committed it")
       ->capture_default_str();
+  promote_cmd->add_option("--attested", promote.min_attested,
+                          "hosts of the source channel the verifier must see running it "
+                          "(TPM evidence, GET /v1/versions/IMAGE/VERSION/hosts)");
+  promote_cmd->add_option("--verifier", promote.verifier.url, "cairn-verifier's URL")
+      ->envname("CAIRN_VERIFIER_URL");
+  promote_cmd->add_option("--verifier-ca", promote.verifier.ca_file,
+                          "the CA the verifier's TLS certificate chains to");
+  promote_cmd->add_option("--image", promote.image, "the image name the verifier approved");
   promote_cmd->add_flag("--force", promote.force,
                         "promote without the evidence (recorded, with who forced it)");
   app.add_subcommand("locks", "each group's fleet lock: its max and who holds a place");
@@ -255,7 +263,8 @@ int main(int argc, char** argv) {
                   {"channel", promote.to_channel},
                   {"serial", promoted->serial},
                   {"forced", promote.force},
-                  {"evidence", promoted->evidence.summary}});
+                  {"evidence", promoted->evidence.summary},
+                  {"attested", promoted->evidence.attested}});
     } else {
       std::printf("%s published in %s (serial %llu)%s: %s.\n", promote.version.c_str(),
                   promote.to_channel.c_str(), static_cast<unsigned long long>(promoted->serial),

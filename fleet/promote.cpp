@@ -5,14 +5,46 @@
 
 namespace cairn::fleet {
 
+namespace {
+
+// The verifier's part of the evidence. Without an answer there is no evidence: refused, unless
+// forced (the failure then goes into the record).
+Status add_attested_evidence(const PromoteRequest& request, const std::vector<HostRecord>& hosts,
+                             Promotion& promotion) {
+  if (request.verifier.url.empty() || request.image.empty()) {
+    return fail(Errc::invalid_input, "--attested needs --verifier URL and --image NAME");
+  }
+  auto& evidence = promotion.evidence;
+  auto attested = fetch_attested_hosts(request.verifier, request.image, request.version);
+  if (!attested) {
+    if (!request.force) return std::unexpected(std::move(attested).error());
+    evidence.sufficient = false;
+    evidence.summary += "; no attestation evidence: " + attested.error().describe();
+    return {};
+  }
+  auto followers = attested_followers(hosts, request.from_channel, *attested);
+  evidence.attested = followers.size();
+  bool revoked = attested->state == "revoked";
+  evidence.sufficient =
+      evidence.sufficient && !revoked && evidence.attested >= request.min_attested;
+  evidence.summary += "; " + std::to_string(evidence.attested) + " of them attested on " +
+                      request.image + " " + request.version + " (at least " +
+                      std::to_string(request.min_attested) + " needed)";
+  if (revoked) evidence.summary += ", which the verifier revoked";
+  return {};
+}
+
+}  // namespace
+
 Expected<Promotion> promote_version(FleetStore& store, const PromoteRequest& request) {
   if (request.from_channel == request.to_channel) {
     return fail(Errc::invalid_input, "--from and --to name the same channel");
   }
   Promotion promotion;
-  promotion.evidence =
-      promotion_evidence(request.version, request.from_channel, request.min_hosts,
-                         CAIRN_TRY(store.outcomes(request.version)), CAIRN_TRY(store.hosts()));
+  auto hosts = CAIRN_TRY(store.hosts());
+  promotion.evidence = promotion_evidence(request.version, request.from_channel, request.min_hosts,
+                                          CAIRN_TRY(store.outcomes(request.version)), hosts);
+  if (request.min_attested > 0) CAIRN_CHECK(add_attested_evidence(request, hosts, promotion));
   if (!promotion.evidence.sufficient && !request.force) {
     return fail(Errc::invalid_input, request.version +
                                          " not promoted: " + promotion.evidence.summary +

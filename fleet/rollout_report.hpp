@@ -61,6 +61,7 @@ struct PromotionEvidence {
   bool sufficient = false;
   std::size_t committed = 0;    // by hosts of `from_channel`
   std::size_t rolled_back = 0;  // by any host, operators' decisions aside
+  std::size_t attested = 0;     // hosts of `from_channel` current on it at the verifier
   std::string summary;
 };
 PromotionEvidence promotion_evidence(const std::string& version, const std::string& from_channel,

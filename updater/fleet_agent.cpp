@@ -4,6 +4,7 @@
 
 #include "common/cms.hpp"
 #include "common/fs.hpp"
+#include "common/host_name.hpp"
 #include "updater/fleet_report.hpp"
 #include "updater/host_gate.hpp"
 #include "updater/service_manager.hpp"
@@ -24,6 +25,7 @@ Expected<PollFacts> read_facts(const HostOptions& host) {
   char booted = CAIRN_TRY(booted_slot(layout, host.booted));
   PollFacts facts{.machine_id = CAIRN_TRY(machine_id(host)),
                   .machine_class = CAIRN_TRY(machine_class(host)),
+                  .hostname = host_name(),
                   .running_version = layout.slot(booted).version(),
                   .other_version = layout.other(booted).version(),
                   .booted_slot = booted,
@@ -45,6 +47,7 @@ fleet::HostRecord host_record(const FleetConfig& config, const PollFacts& facts,
           .group = config.group,
           .channel = channel ? channel->name : "",
           .machine_class = facts.machine_class,
+          .hostname = facts.hostname,
           .version = facts.running_version,
           .phase = std::string(phase_name(facts.state.phase)),
           .target = facts.state.pending ? facts.state.pending->version : "",

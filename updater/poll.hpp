@@ -41,6 +41,7 @@ inline constexpr std::uint64_t kMaxSignatureBytes = 64 << 10;
 struct PollFacts {
   std::string machine_id;
   std::string machine_class;
+  std::string hostname;  // published for promotion on attested evidence
   std::string running_version;
   std::string other_version;  // the other slot's: what a rollback boots
   char booted_slot = 'A';

@@ -1,9 +1,6 @@
 #include "attest/host/config.hpp"
 
-#include <unistd.h>
-
-#include <climits>
-
+#include "common/host_name.hpp"
 #include "common/toml_reader.hpp"
 
 namespace cairn::attest::host {
@@ -38,12 +35,6 @@ Status apply_file(const fs::path& file, AgentConfig& config) {
   if (auto value = CAIRN_TRY(reader.optional_string("systemd_log"))) config.systemd_log = *value;
   if (auto value = CAIRN_TRY(reader.optional_string("token"))) config.token = *value;
   return reader.finish();
-}
-
-std::string host_name() {
-  char name[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
-  return name;
 }
 
 }  // namespace

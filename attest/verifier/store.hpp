@@ -24,7 +24,7 @@ struct VersionHost {
   std::string host;
   std::int64_t first_admitted_at = 0;
   std::int64_t last_admitted_at = 0;
-  bool current = false;  // its last verdict admitted it on this version
+  bool current = false;  // admitted on no other version since
 };
 
 struct HostVerdictCounts {
@@ -73,7 +73,7 @@ class Store {
   // The history of admitted versions: when `host` was first and last admitted on an image.
   Status record_admission(std::string_view host, std::string_view name, std::string_view version,
                           std::int64_t at);
-  // The hosts ever admitted on name/version, by name; `current` when their last verdict still is.
+  // The hosts ever admitted on name/version, by name; `current` unless admitted on another since.
   Expected<std::vector<VersionHost>> hosts_on_version(std::string_view name,
                                                       std::string_view version);
 

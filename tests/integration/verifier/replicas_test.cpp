@@ -14,6 +14,7 @@
 #include "attest/verifier/store.hpp"
 #include "common/fs.hpp"
 #include "common/process.hpp"
+#include "fleet/attested_hosts.hpp"
 #include "support/background_process.hpp"
 #include "support/postgres_server.hpp"
 #include "unit/attest/soft_enroll.hpp"
@@ -187,6 +188,25 @@ TEST_CASE("two verifier replicas on one PostgreSQL serve 200 soft-TPM hosts as o
   CHECK(listed_a["hosts"].size() == kHosts);
   CHECK(listed_a == listed_b);
 
+  // What `cairn-fleet promote --attested` asks: the staging hosts current on the version.
+  std::vector<fleet::HostRecord> fleet_hosts;
+  for (int i = 0; i < 5; ++i) {
+    fleet_hosts.push_back({.id = "m" + std::to_string(i),
+                           .channel = i < 4 ? "staging" : "stable",
+                           .hostname = name(i)});
+  }
+  fleet_hosts.push_back({.id = "m-unknown", .channel = "staging", .hostname = "never-enrolled"});
+  auto attested = fleet::fetch_attested_hosts({.url = "http://127.0.0.1:" + std::to_string(b.port)},
+                                              "kvm-host", "1.0.0");
+  if (!attested) FAIL(attested.error().describe());
+  CHECK(attested->state == "approved");
+  CHECK(attested->current.size() == kHosts);
+  CHECK(fleet::attested_followers(fleet_hosts, "staging", *attested).size() == 4);
+  auto unknown = fleet::fetch_attested_hosts({.url = "http://127.0.0.1:" + std::to_string(a.port)},
+                                             "kvm-host", "9.9.9");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code() == Errc::not_found);
+
   // A revocation through the CLI, a third process: both replicas deny at once.
   auto revoked = run_verifier({"--db", url, "revoke", "kvm-host", "1.0.0"});
   INFO(revoked.stderr_tail);
@@ -197,6 +217,10 @@ TEST_CASE("two verifier replicas on one PostgreSQL serve 200 soft-TPM hosts as o
     CHECK_FALSE(verdict.admitted);
     CHECK_THAT(failed_checks(verdict), Catch::Contains("revoked"));
   }
+  auto after = fleet::fetch_attested_hosts({.url = "http://127.0.0.1:" + std::to_string(a.port)},
+                                           "kvm-host", "1.0.0");
+  REQUIRE(after.has_value());
+  CHECK(after->state == "revoked");  // promotion refuses it, whatever the count
   CHECK(a.process.running());
   CHECK(b.process.running());
 }

@@ -18,6 +18,7 @@ HostRecord sample_host() {
           .group = "rack-1",
           .channel = "stable",
           .machine_class = "x86_64-kvm",
+          .hostname = "hv-0417",
           .version = "1.0.0",
           .phase = "observing",
           .target = "1.1.0",
@@ -86,6 +87,19 @@ TEST_CASE("fleet records: enums go by name, 'alive' is left out", "[fleet_store]
   stale.alive = false;
   CHECK_FALSE(json::parse(host_record_json(stale)).contains("alive"));
   CHECK(require(parse_host_record(host_record_json(stale))).alive);  // hosts() decides it
+}
+
+TEST_CASE("fleet records: a host record without a host name (an older cairn-update) reads",
+          "[fleet_store]") {
+  HostRecord older = sample_host();
+  older.hostname.clear();
+  std::string text = host_record_json(older);
+  CHECK_FALSE(json::parse(text).contains("hostname"));  // as an older cairn-fleet expects
+  CHECK(require(parse_host_record(text)) == older);
+  CHECK(json::parse(host_record_json(sample_host()))["hostname"] == "hv-0417");
+  CHECK_THAT(refusal(parse_host_record,
+                     edited(host_record_json(sample_host()), [](json& o) { o["hostname"] = 7; })),
+             Catch::Equals("host record: 'hostname' must be a string"));
 }
 
 TEST_CASE("fleet records: missing, mistyped and unknown fields are refused by name",

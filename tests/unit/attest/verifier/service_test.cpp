@@ -132,15 +132,15 @@ TEST_CASE("over HTTP: enroll, nonce, attest, admitted with a token, then a repla
   CHECK_THAT(server.log[1], Catch::Contains("without a checked EK certificate"));
   CHECK_THAT(server.log.back(), Catch::Contains("denied; nonce-unused"));
 
-  // The history the fleet's promotion asks for: host-a was admitted on 1.0.0, but its last
-  // verdict (the replay) was a denial, so it no longer counts as on it.
+  // The history the fleet's promotion asks for: host-a was admitted on 1.0.0 and on nothing
+  // since (the replay's denial does not take it off).
   auto on_version = server.client().Get("/v1/versions/kvm-host/1.0.0/hosts");
   REQUIRE(on_version->status == 200);
   auto listed = nlohmann::json::parse(on_version->body);
   CHECK(listed["state"] == "approved");
   REQUIRE(listed["hosts"].size() == 1);
   CHECK(listed["hosts"][0]["host"] == "host-a");
-  CHECK(listed["hosts"][0]["current"] == false);
+  CHECK(listed["hosts"][0]["current"] == true);
   CHECK(listed["hosts"][0]["first_admitted_at"] == unix_seconds(*server.fake.now));
   auto unknown = server.client().Get("/v1/versions/kvm-host/9.9.9/hosts");
   CHECK(unknown->status == 404);

@@ -140,6 +140,9 @@ TEST_CASE("the hosts admitted on a version, from the history", "[verifier][store
   CHECK(hosts[0].current);
   CHECK(hosts[1].host == "h2");
   CHECK_FALSE(hosts[1].current);
+  // A denial since (a replay, a revocation) leaves h1 on 2.0.0.
+  REQUIRE(store.record_verdict("h1", {.admitted = false, .at = 40}));
+  CHECK(store.hosts_on_version("kvm-host", "2.0.0").value().at(0).current);
   CHECK(store.hosts_on_version("kvm-host", "9.9.9").value().empty());
   REQUIRE(store.remove_host("h1").value());
   CHECK(store.hosts_on_version("kvm-host", "2.0.0").value().size() == 1);  // its history went
