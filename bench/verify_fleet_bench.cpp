@@ -9,10 +9,9 @@
 // record carries a host-unique EK hash. tests/integration/verifier/replicas_test.cpp enrolls
 // 200 hosts through the replicas for real.
 #include <curl/curl.h>
-
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <memory>

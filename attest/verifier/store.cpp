@@ -257,11 +257,11 @@ Expected<std::vector<VersionHost>> Store::hosts_on_version(std::string_view name
                                                            std::string_view version) {
   // Current: no admission of the host on another version since. A denial (a replayed quote, a
   // revocation) does not take a host off the version it last proved it runs.
-  auto query = CAIRN_TRY(db_.prepare(
-      "SELECT v.host, v.first_admitted_at, v.last_admitted_at, "
-      "CASE WHEN EXISTS (SELECT 1 FROM host_versions o WHERE o.host = v.host AND "
-      "o.last_admitted_at > v.last_admitted_at) THEN 0 ELSE 1 END "
-      "FROM host_versions v WHERE v.name = ? AND v.version = ? ORDER BY v.host"));
+  auto query = CAIRN_TRY(
+      db_.prepare("SELECT v.host, v.first_admitted_at, v.last_admitted_at, "
+                  "CASE WHEN EXISTS (SELECT 1 FROM host_versions o WHERE o.host = v.host AND "
+                  "o.last_admitted_at > v.last_admitted_at) THEN 0 ELSE 1 END "
+                  "FROM host_versions v WHERE v.name = ? AND v.version = ? ORDER BY v.host"));
   query.bind(1, name).bind(2, version);
   std::vector<VersionHost> hosts;
   while (CAIRN_TRY(query.step())) {
