@@ -1,5 +1,7 @@
 // cairn-attest's configuration: /etc/cairn/attest.toml (from the image or the operator), then
-// /run/cairn/attest.toml (provisioned at run time) on top; command-line options override both.
+// the system credential `cairn.attest` (a machine's own settings from its VMM or boot loader:
+// SMBIOS type 11, or a credential on the ESP; systemd puts it in /run/credentials/@system), then
+// /run/cairn/attest.toml (provisioned at run time) on top; command-line options override all.
 //
 //   verifier_url = "https://verifier.example:8443"
 //   verifier_key = "/etc/cairn/attest-token.pem"   # the verifier's token public key (PEM)
@@ -35,8 +37,8 @@ struct AgentConfig {
   std::filesystem::path save_submission;
 };
 
-inline const std::vector<std::filesystem::path> kDefaultConfigFiles = {"/etc/cairn/attest.toml",
-                                                                       "/run/cairn/attest.toml"};
+inline const std::vector<std::filesystem::path> kDefaultConfigFiles = {
+    "/etc/cairn/attest.toml", "/run/credentials/@system/cairn.attest", "/run/cairn/attest.toml"};
 
 // Applies each existing file of `files` in order (a missing one is skipped), strictly: an
 // unknown key or a wrong type is Errc::invalid_input naming file, line and key. `host` defaults

@@ -201,7 +201,8 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global options also after the subcommand: `cairn-attest attest --json`
   Options options;
   app.add_option("--config", options.config_file,
-                 "configuration file (default: /etc/cairn/attest.toml, /run/cairn/attest.toml)");
+                 "configuration file (default: /etc/cairn/attest.toml, the system credential "
+                 "cairn.attest, /run/cairn/attest.toml)");
   app.add_option("--tcti", options.tcti, "TPM TCTI (default: device:/dev/tpmrm0)");
   app.add_option("--verifier", options.verifier, "verifier URL (http:// or https://)");
   app.add_option("--verifier-key", options.verifier_key, "the verifier's token public key (PEM)");

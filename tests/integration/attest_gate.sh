@@ -19,12 +19,19 @@ expect() {  # expect "description" expected-exit command…
 }
 
 # The stand-in: `cairn-attest <command>` exits with $work/answer-<command> (default 0) and logs.
+# A refusal says $work/said-<command>-<n> for the command's n-th call when that file exists, else
+# the usual denial; with $work/slow, each call takes a second and is traced (begin/end).
 mkdir -p "$work/bin" "$work/etc/cairn" "$work/run/cairn" "$work/libexec"
 cat >"$work/bin/cairn-attest" <<STUB
 #!/bin/sh
 echo "\$1" >>"$work/calls"
+n=\$(grep -c "^\$1\$" "$work/calls")
+if [ -e "$work/slow" ]; then echo "begin \$1" >>"$work/trace"; sleep 1; echo "end \$1" >>"$work/trace"; fi
 code=\$(cat "$work/answer-\$1" 2>/dev/null || echo 0)
-[ "\$code" = 0 ] || echo "denied: image-known: no loaded image version has the UKI" >&2
+if [ "\$code" != 0 ]; then
+  if [ -e "$work/said-\$1-\$n" ]; then cat "$work/said-\$1-\$n" >&2
+  else echo "cairn-attest: denied: image-known: no loaded image version has the UKI" >&2; fi
+fi
 exit "\$code"
 STUB
 chmod +x "$work/bin/cairn-attest"
@@ -67,6 +74,51 @@ answer enroll 6
 expect "refresh: enrollment refused, denied" 6 "$work/libexec/attest-refresh"
 answer attest 3
 expect "refresh: unreachable is not an enrollment reason" 3 "$work/libexec/attest-refresh"
+
+
+# The update's reason is the check's last line: the final attempt's first check that failed
+# outright, not the attempt before enrolling, nor the checks that could not run because of it.
+: >"$work/calls"
+answer attest 6; answer enroll 0
+printf 'cairn-attest: denied: host-known: no host named kvm-07\n' >"$work/said-attest-1"
+printf '%s\n' "cairn-attest: denied: pcr4-boot-chain: not checked: no image version" \
+  "cairn-attest: denied: image-known: no loaded image version has the UKI" \
+  "cairn-attest: denied: secure-boot: SecureBoot = 00" >"$work/said-attest-2"
+expect "health: denied, the reason is one line" 1 "$dist/health-check"
+last=$(tail -n 1 "$work/out")
+[[ $last == "attestation denied: image-known: no loaded image version has the UKI" ]] &&
+  pass "health: the reason is the first check that failed outright" || failed "last line: $last"
+grep -q "before enrolling: cairn-attest: denied: host-known" "$work/out" &&
+  pass "health: the denial before enrolling is kept, marked" || failed "output: $(cat "$work/out")"
+rm -f "$work"/said-attest-*
+answer attest 3
+: >"$work/calls"
+expect "health: unreachable, a one-line warning" 0 "$dist/health-check"
+[[ $(tail -n 1 "$work/out") == "attestation not checked, verifier or TPM unreachable: cairn-attest: denied: image-known: no loaded image version has the UKI" ]] &&
+  pass "health: the warning is the last line" || failed "warning: $(tail -n 1 "$work/out")"
+
+# Configured by the machine's system credential (SMBIOS type 11 or the ESP): gated and checked.
+rm "$work/etc/cairn/attest.toml"
+mkdir -p "$work/run/credentials/@system"
+: >"$work/calls"
+answer check-token 0; answer attest 0
+expect "hook: no verifier configured anywhere, the domain starts" 0 hook prepare begin
+[[ ! -s "$work/calls" ]] && pass "unconfigured: cairn-attest not run" || failed "calls: $(cat "$work/calls")"
+touch "$work/run/credentials/@system/cairn.attest"
+answer check-token 6
+expect "hook: configured by credential, no valid token, refused" 1 hook prepare begin
+answer attest 6; answer enroll 6
+expect "health: configured by credential, denied" 1 "$dist/health-check"
+
+# Two refreshes at once (the timer's and the health window's) run one after the other.
+answer attest 0
+: >"$work/calls"; : >"$work/trace"; touch "$work/slow"
+"$work/libexec/attest-refresh" >/dev/null 2>&1 &
+"$work/libexec/attest-refresh" >/dev/null 2>&1 &
+wait
+rm "$work/slow"
+[[ "$(tr '\n' ' ' <"$work/trace")" == "begin attest end attest begin attest end attest " ]] &&
+  pass "refresh: concurrent runs are serialized" || failed "trace: $(tr '\n' ' ' <"$work/trace")"
 
 if ((failures > 0)); then echo "$failures check(s) failed"; exit 1; fi
 echo "all checks passed"

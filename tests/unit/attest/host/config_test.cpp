@@ -45,6 +45,15 @@ TEST_CASE("a later file overrides an earlier one key by key", "[attest][host][co
   CHECK(config->event_log == "/tmp/log");
 }
 
+TEST_CASE("the system credential sits between the image's file and the run-time one",
+          "[attest][host][config]") {
+  // A machine's credential (from its VMM or boot loader) overrides the image's defaults and
+  // survives reboots; what is provisioned in /run for this boot overrides both.
+  REQUIRE(kDefaultConfigFiles == std::vector<fs::path>{"/etc/cairn/attest.toml",
+                                                       "/run/credentials/@system/cairn.attest",
+                                                       "/run/cairn/attest.toml"});
+}
+
 TEST_CASE("a bad attest.toml names the file, line and key", "[attest][host][config]") {
   auto dir = TempDir::create(fs::temp_directory_path(), "cairn-attest-config-");
   REQUIRE(dir);
