@@ -83,14 +83,13 @@ Expected<SignerIdentity> CmsVerifier::verify(std::string_view data, std::string_
                  CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
     return fail_openssl(Errc::integrity, "signature does not match the signed data");
   }
-  X509StackPtr signers(CMS_get0_signers(cms.get()));
+  // The signers are the CMS's own certificates, on every path: freeing them with the stack (an
+  // X509StackPtr) freed them a second time whenever there was not exactly one.
+  BorrowedX509StackPtr signers(CMS_get0_signers(cms.get()));
   if (!signers || sk_X509_num(signers.get()) != 1) {
     return fail(Errc::integrity, "expected exactly one signer");
   }
   X509* signer = sk_X509_value(signers.get(), 0);
-  // CMS_get0_signers returns borrowed pointers: release the stack without freeing them.
-  STACK_OF(X509)* borrowed = signers.release();
-  sk_X509_free(borrowed);
 
   // 2. Does the signer chain to a trust anchor, and is everything valid at the given time?
   X509StorePtr store(X509_STORE_new());

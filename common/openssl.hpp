@@ -36,6 +36,11 @@ using BignumPtr = std::unique_ptr<BIGNUM, OpensslDeleter<BN_free>>;
 
 inline void free_x509_stack(STACK_OF(X509) * stack) { sk_X509_pop_free(stack, X509_free); }
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), OpensslDeleter<free_x509_stack>>;
+// A stack of certificates that belong to someone else (CMS_get0_signers, PKCS7_get0_signers):
+// only the stack is freed.
+inline void free_borrowed_x509_stack(STACK_OF(X509) * stack) { sk_X509_free(stack); }
+using BorrowedX509StackPtr =
+    std::unique_ptr<STACK_OF(X509), OpensslDeleter<free_borrowed_x509_stack>>;
 
 // Drains OpenSSL's error queue into one message: "<what>: <reason>; <reason>".
 inline std::unexpected<Error> fail_openssl(Errc code, std::string what) {

@@ -4,6 +4,7 @@
 
 #include "common/cms.hpp"
 #include "common/fs.hpp"
+#include "common/pki.hpp"
 
 using namespace cairn;
 using namespace cairn::builder;
@@ -84,6 +85,36 @@ TEST_CASE("CMS signatures verify, are deterministic, and catch tampering") {
   REQUIRE_FALSE(expired.has_value());
   CHECK(expired.error().code() == Errc::crypto);
   CHECK_THAT(expired.error().describe(), Catch::Contains("has expired"));
+}
+
+TEST_CASE("a CMS signature with two signers is refused, its certificates left to the CMS") {
+  // CMS_get0_signers lends the CMS's own certificates: freeing them with the stack freed them
+  // twice whenever there was not exactly one signer.
+  const auto& dir = shared_pki();
+  auto key = read_private_key_pem(dir / "signing.key");
+  auto cert = read_certificate_pem(dir / "signing.crt");
+  REQUIRE(key.has_value());
+  REQUIRE(cert.has_value());
+  const unsigned flags = CMS_DETACHED | CMS_BINARY | CMS_NOATTR | CMS_NOSMIMECAP | CMS_PARTIAL;
+  CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
+  REQUIRE(cms);
+  // The same key twice: both SignerInfos verify, and the certificate is embedded once.
+  REQUIRE(CMS_add1_signer(cms.get(), cert->get(), key->get(), EVP_sha256(), flags));
+  REQUIRE(CMS_add1_signer(cms.get(), cert->get(), key->get(), EVP_sha256(), flags | CMS_NOCERTS));
+  std::string data = "commit abc";
+  BioPtr in(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+  REQUIRE(CMS_final(cms.get(), in.get(), nullptr, flags) == 1);
+  BioPtr out(BIO_new(BIO_s_mem()));
+  REQUIRE(i2d_CMS_bio(out.get(), cms.get()) == 1);
+  char* bytes = nullptr;
+  long size = BIO_get_mem_data(out.get(), &bytes);
+  std::string signature(bytes, static_cast<std::size_t>(size));
+
+  auto verifier = CmsVerifier::load(dir / "trust").value();
+  auto twice = verifier.verify(data, signature);
+  REQUIRE_FALSE(twice.has_value());
+  CHECK(twice.error().code() == Errc::integrity);
+  CHECK_THAT(twice.error().describe(), Catch::Contains("expected exactly one signer"));
 }
 
 TEST_CASE("a signer from another PKI is not trusted") {

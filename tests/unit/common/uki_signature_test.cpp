@@ -82,6 +82,23 @@ TEST_CASE("what firmware would refuse is refused with its reason", "[uki-signatu
   REQUIRE_FALSE(check(garbled, db).has_value());
 }
 
+TEST_CASE("a UKI signature naming an unknown digest algorithm is refused (tests/fuzz)",
+          "[uki-signature]") {
+  // As the fuzzer made it (tests/fuzz/corpus/uki_signature/leak-*): one bit of the sha256 OID in
+  // digestAlgorithms, the first in the PKCS#7, flipped. PKCS7_verify then leaked the copy it makes
+  // of a memory BIO (LeakSanitizer in the fuzz build); the algorithms are now checked first.
+  Signed uki;
+  auto table = authenticode_certificate_table(uki.image, "uki.efi");
+  REQUIRE(table.has_value());
+  const std::string sha256_oid("\x60\x86\x48\x01\x65\x03\x04\x02\x01", 9);
+  auto at = uki.image.find(sha256_oid, table->offset);
+  REQUIRE(at != std::string::npos);
+  std::string unknown = uki.image;
+  unknown[at + 6] = '\x44';  // 2.16.840.1.101.3.4.2.1 -> 2.16.840.1.101.3.68.2.1
+  expect_refused(check(unknown, uki.db.x509.get()),
+                 "the signature's digestAlgorithms are not SHA-256");
+}
+
 TEST_CASE("a missing db certificate or UKI file is named", "[uki-signature]") {
   Signed uki;
   auto missing_cert = check_uki_signature(uki.dir.path() / "signed.efi", uki.dir.path() / "no.crt");
