@@ -132,6 +132,35 @@ Expected<InstallResult> install_via_daemon(const std::string& source, Progress& 
   return call.result;
 }
 
+Expected<PollResult> poll_via_daemon() {
+  auto bus = CAIRN_TRY(open_system_bus());
+  sd_bus_message* raw_request = nullptr;
+  int r = sd_bus_message_new_method_call(bus.get(), &raw_request, kBusName, kObjectPath, kInterface,
+                                         "Poll");
+  BusMessage request(raw_request);
+  if (r < 0) return fail_errno("calling Poll", -r);
+  // A poll that installs takes as long as an install (see install_via_daemon).
+  constexpr std::uint64_t kPollTimeoutUsec = 24ULL * 3600 * 1000 * 1000;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message* raw_reply = nullptr;
+  r = sd_bus_call(bus.get(), request.get(), kPollTimeoutUsec, &error, &raw_reply);
+  BusMessage reply(raw_reply);
+  if (r < 0) {
+    Error cause = from_bus_error(&error, r);
+    sd_bus_error_free(&error);
+    return std::unexpected(cause);
+  }
+  const char* message = nullptr;
+  const char* installed = nullptr;
+  int rebooting = 0;
+  if (sd_bus_message_read(reply.get(), "ssb", &message, &installed, &rebooting) < 0) {
+    return fail(Errc::process, "unexpected Poll reply from " + std::string(kBusName));
+  }
+  PollResult result{.message = message, .rebooting = rebooting != 0};
+  if (*installed != 0) result.installed = installed;
+  return result;
+}
+
 Status call_daemon(const char* method) {
   auto bus = CAIRN_TRY(open_system_bus());
   sd_bus_error error = SD_BUS_ERROR_NULL;

@@ -1,5 +1,5 @@
-// The CLI's side of org.cairn.Update1: when the daemon runs, `cairn-update install` asks it
-// (one process owns the slots) and shows its Progress signals.
+// The CLI's side of org.cairn.Update1: when the daemon runs, `cairn-update install` and `poll`
+// ask it (one process owns the slots), and an install shows its Progress signals.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -8,6 +8,7 @@
 
 #include "common/progress.hpp"
 #include "updater/install.hpp"
+#include "updater/poll.hpp"
 
 namespace cairn::updater {
 
@@ -16,6 +17,9 @@ bool daemon_available();
 
 // Calls Install(source) and feeds the daemon's Progress signals to `progress` until it answers.
 Expected<InstallResult> install_via_daemon(const std::string& source, Progress& progress);
+
+// Calls Poll(): the daemon polls the fleet channel of its update.toml once.
+Expected<PollResult> poll_via_daemon();
 
 // The host options the daemon serves (its Host property): disk, state, trust, esp, booted,
 // machine_class.

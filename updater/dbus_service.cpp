@@ -8,6 +8,7 @@
 #include <csignal>
 #include <nlohmann/json.hpp>
 
+#include "updater/fleet_agent.hpp"
 #include "updater/history.hpp"
 #include "updater/install_job.hpp"
 #include "updater/sd_bus_ptr.hpp"
@@ -29,9 +30,11 @@ struct EventSourceUnref {
 
 struct Service {
   HostOptions host;
+  std::filesystem::path config_root;
   sd_bus* bus = nullptr;
   std::unique_ptr<InstallJobs> jobs;
-  BusMessage install_call;  // the Install() call to answer when the job ends
+  BusMessage job_call;  // the Install() or Poll() call to answer when the job ends
+  bool job_is_poll = false;
   std::string install_source;
   std::string last_result = "{}";
 };
@@ -58,7 +61,14 @@ void emit_progress(Service& service, const ProgressEvent& event) {
                      event.seconds);
 }
 
-// The job ended: answer the Install() call, tell everyone.
+void reply_with_error(BusMessage& call, const Error& cause) {
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  reply_error(&error, cause);
+  sd_bus_reply_method_error(call.get(), &error);
+  sd_bus_error_free(&error);
+}
+
+// An Install() job ended: answer the call, tell everyone.
 void finish_install(Service& service, Expected<InstallResult> result) {
   nlohmann::json summary{{"source", service.install_source}, {"ok", result.has_value()}};
   if (result) {
@@ -71,18 +81,15 @@ void finish_install(Service& service, Expected<InstallResult> result) {
     summary["code"] = std::string(errc_name(result.error().code()));
   }
   service.last_result = summary.dump();
-  if (service.install_call) {
+  if (service.job_call) {
     if (result) {
       std::string slot(1, result->slot);
-      sd_bus_reply_method_return(service.install_call.get(), "ssst", result->version.c_str(),
+      sd_bus_reply_method_return(service.job_call.get(), "ssst", result->version.c_str(),
                                  slot.c_str(), result->entry.c_str(), result->security_version);
     } else {
-      sd_bus_error error = SD_BUS_ERROR_NULL;
-      reply_error(&error, result.error());
-      sd_bus_reply_method_error(service.install_call.get(), &error);
-      sd_bus_error_free(&error);
+      reply_with_error(service.job_call, result.error());
     }
-    service.install_call.reset();
+    service.job_call.reset();
   }
   sd_bus_emit_signal(
       service.bus, kObjectPath, kInterface, "Completed", "bs", static_cast<int>(result.has_value()),
@@ -90,10 +97,43 @@ void finish_install(Service& service, Expected<InstallResult> result) {
   emit_state_changed(service);
 }
 
+// A Poll() job ended. A quiet poll (nothing installed) changes nothing the properties show, so
+// it emits nothing: every host of a fleet polls, and each emission reads the disk again.
+void finish_poll(Service& service, Expected<PollResult> result) {
+  if (service.job_call) {
+    if (result) {
+      sd_bus_reply_method_return(service.job_call.get(), "ssb", result->message.c_str(),
+                                 result->installed.value_or("").c_str(),
+                                 static_cast<int>(result->rebooting));
+    } else {
+      reply_with_error(service.job_call, result.error());
+    }
+    service.job_call.reset();
+  }
+  if (result && result->installed) {
+    service.last_result = nlohmann::json{
+        {"source", "poll"},
+        {"ok", true},
+        {"version", *result->installed},
+        {"message",
+         result->message}}.dump();
+    sd_bus_emit_signal(service.bus, kObjectPath, kInterface, "Completed", "bs", 1,
+                       ("installed " + *result->installed).c_str());
+    emit_state_changed(service);
+  }
+}
+
+void finish_job(Service& service, Expected<JobResult> result) {
+  if (!result && service.job_is_poll) return finish_poll(service, std::unexpected(result.error()));
+  if (!result) return finish_install(service, std::unexpected(result.error()));
+  if (auto* polled = std::get_if<PollResult>(&*result)) return finish_poll(service, *polled);
+  finish_install(service, std::get<InstallResult>(*result));
+}
+
 int on_job_wake(sd_event_source*, int, uint32_t, void* userdata) {
   auto& service = *static_cast<Service*>(userdata);
   for (const auto& event : service.jobs->take_events()) emit_progress(service, event);
-  if (auto result = service.jobs->take_result()) finish_install(service, std::move(*result));
+  if (auto result = service.jobs->take_result()) finish_job(service, std::move(*result));
   return 0;
 }
 
@@ -108,10 +148,26 @@ int method_install(sd_bus_message* message, void* userdata, sd_bus_error* error)
   });
   // A second Install is answered at once; the first one goes on.
   if (!started) return reply_error(error, started.error());
-  service.install_call.reset(sd_bus_message_ref(message));
+  service.job_call.reset(sd_bus_message_ref(message));
+  service.job_is_poll = false;
   service.install_source = wanted;
   sd_bus_emit_properties_changed(service.bus, kObjectPath, kInterface, "Installing", nullptr);
   return 1;  // answered when the job ends
+}
+
+int method_poll(sd_bus_message* message, void* userdata, sd_bus_error* error) {
+  auto& service = *static_cast<Service*>(userdata);
+  auto started =
+      service.jobs->start([host = service.host, root = service.config_root](
+                              Progress& progress, std::stop_token stop) -> Expected<JobResult> {
+        // Read at every poll: a changed update.toml needs no restart of the daemon.
+        auto config = CAIRN_TRY(load_update_config(root));
+        return CAIRN_TRY(run_poll(host, config, progress, stop));
+      });
+  if (!started) return reply_error(error, started.error());
+  service.job_call.reset(sd_bus_message_ref(message));
+  service.job_is_poll = true;
+  return 1;  // answered when the poll ends
 }
 
 int method_cancel(sd_bus_message* message, void* userdata, sd_bus_error* error) {
@@ -188,6 +244,9 @@ const sd_bus_vtable kVtable[] = {
                              SD_BUS_PARAM(version) SD_BUS_PARAM(slot) SD_BUS_PARAM(entry)
                                  SD_BUS_PARAM(security_version),
                              method_install, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("Poll", "", "", "ssb",
+                             SD_BUS_PARAM(message) SD_BUS_PARAM(installed) SD_BUS_PARAM(rebooting),
+                             method_poll, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD("Cancel", "", "", method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD("MarkGood", "", "", method_mark, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD("MarkBad", "", "", method_mark, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -231,8 +290,9 @@ std::string bus_error_name(Errc code) {
   return name;
 }
 
-Status run_daemon(const HostOptions& host) {
-  Service service{.host = host, .jobs = CAIRN_TRY(InstallJobs::create())};
+Status run_daemon(const HostOptions& host, const std::filesystem::path& config_root) {
+  Service service{
+      .host = host, .config_root = config_root, .jobs = CAIRN_TRY(InstallJobs::create())};
   sd_bus* raw_bus = nullptr;
   if (int r = sd_bus_open_system(&raw_bus); r < 0) {
     return bus_error(r, "connecting to the system bus");

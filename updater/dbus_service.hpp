@@ -3,6 +3,11 @@
 //   Install(s source) → (s version, s slot, s entry, t security_version)
 //                         a bundle file path or URL; runs off the event loop (install_job.hpp),
 //                         answered when it ends; a second Install while one runs: Error.Busy
+//   Poll() → (s message, s installed, b rebooting)
+//                         one poll of update.toml's [fleet] channel (cairn-update poll, run in
+//                         the daemon: cairn-update-poll.service calls it with busctl, so a quiet
+//                         poll starts no process that links libcurl); an install it starts runs
+//                         as Install's does (Progress, Cancel); while a job runs: Error.Busy
 //   Cancel()              stops the running install; its target slot is left unbootable
 //   MarkGood()            the pending update booted well: commit it (its floor)
 //   MarkBad()             the pending update failed: the other slot's version boots next
@@ -20,6 +25,7 @@
 // cairn-admin change state; anyone reads properties).
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "updater/host.hpp"
@@ -35,6 +41,7 @@ inline constexpr const char* kInterface = "org.cairn.Update1";
 std::string bus_error_name(Errc code);
 
 // Serves until SIGTERM/SIGINT. Returns an error when the bus or the name cannot be had.
-Status run_daemon(const HostOptions& host);
+// `config_root` is where Poll() reads etc/cairn/update.toml and its drop-ins, at every call.
+Status run_daemon(const HostOptions& host, const std::filesystem::path& config_root = "/");
 
 }  // namespace cairn::updater

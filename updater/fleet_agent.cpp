@@ -113,7 +113,7 @@ Expected<std::string> machine_id(const HostOptions& host) {
 }
 
 Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& config,
-                              Progress& progress) {
+                              Progress& progress, std::stop_token stop) {
   const FleetConfig& fleet_config = config.fleet;
   if (!fleet_config.enabled()) {
     // Not an error: the timer runs on every host, and most may update only when told to.
@@ -145,7 +145,7 @@ Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& confi
           },
       .install =
           [&](const std::string& url, SourceOptions options) {
-            return run_install(url, host, progress, {}, std::move(options));
+            return run_install(url, host, progress, stop, std::move(options));
           },
       // A disk-image file is "rebooted" by the next command naming its other slot.
       .reboot = [&]() -> Status { return is_disk_image(host) ? Status{} : systemd.reboot(); },

@@ -11,9 +11,10 @@ namespace cairn::updater {
 // This host's machine-id: the one given, else /etc/machine-id (32 lower-case hex digits).
 Expected<std::string> machine_id(const HostOptions& host);
 
-// One poll (poll.hpp), with the store kept informed; nothing to do without a channel.
+// One poll (poll.hpp), with the store kept informed; nothing to do without a channel. `stop`
+// cancels an install the poll started (the daemon's Cancel()).
 Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& config,
-                              Progress& progress);
+                              Progress& progress, std::stop_token stop = {});
 
 // Sends the outcomes of finished updates (and the host's record) to the fleet store, if one is
 // configured. Nothing is lost when the store is unreachable: the next poll sends them.

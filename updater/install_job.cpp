@@ -66,7 +66,7 @@ bool InstallJobs::running() const {
 Status InstallJobs::start(Run run) {
   {
     std::lock_guard lock(mutex_);
-    if (running_) return fail(Errc::busy, "an install is already running");
+    if (running_) return fail(Errc::busy, "an install or a poll is already running");
     running_ = true;
     result_.reset();
     events_.clear();
@@ -120,8 +120,8 @@ std::vector<ProgressEvent> InstallJobs::take_events() {
   return out;
 }
 
-std::optional<Expected<InstallResult>> InstallJobs::take_result() {
-  std::optional<Expected<InstallResult>> out;
+std::optional<Expected<JobResult>> InstallJobs::take_result() {
+  std::optional<Expected<JobResult>> out;
   {
     std::lock_guard lock(mutex_);
     if (running_ || !result_) return std::nullopt;

@@ -1,7 +1,8 @@
-// An install off the daemon's event loop: it runs on its own thread, while the loop keeps
-// answering properties, status and a Cancel(). Its progress and result are handed over through
-// a queue, and an eventfd wakes the loop to collect them (sd-bus is used from the loop's thread
-// only). One job at a time: a second one is refused at once with Errc::busy.
+// An install, or a poll of the fleet channel (which may install), off the daemon's event loop:
+// it runs on its own thread, while the loop keeps answering properties, status and a Cancel().
+// Its progress and result are handed over through a queue, and an eventfd wakes the loop to
+// collect them (sd-bus is used from the loop's thread only). One job at a time: a second one is
+// refused at once with Errc::busy.
 #pragma once
 
 #include <deque>
@@ -12,10 +13,12 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "common/fs.hpp"
 #include "common/progress.hpp"
 #include "updater/install.hpp"
+#include "updater/poll.hpp"
 
 namespace cairn::updater {
 
@@ -30,9 +33,12 @@ struct ProgressEvent {
 
 std::string_view progress_kind_name(ProgressEvent::Kind kind);
 
+// What a job ended with: an install's result, or a poll's.
+using JobResult = std::variant<InstallResult, PollResult>;
+
 class InstallJobs {
  public:
-  using Run = std::function<Expected<InstallResult>(Progress&, std::stop_token)>;
+  using Run = std::function<Expected<JobResult>(Progress&, std::stop_token)>;
 
   static Expected<std::unique_ptr<InstallJobs>> create();
   InstallJobs(const InstallJobs&) = delete;
@@ -50,7 +56,7 @@ class InstallJobs {
   // What the job reported since the last call, and its result once it ended (the job is over
   // when a result is returned).
   std::vector<ProgressEvent> take_events();
-  std::optional<Expected<InstallResult>> take_result();
+  std::optional<Expected<JobResult>> take_result();
 
  private:
   explicit InstallJobs(UniqueFd wake) : wake_(std::move(wake)) {}
@@ -61,7 +67,7 @@ class InstallJobs {
   UniqueFd wake_;
   mutable std::mutex mutex_;
   std::deque<ProgressEvent> events_;
-  std::optional<Expected<InstallResult>> result_;
+  std::optional<Expected<JobResult>> result_;
   bool running_ = false;
   std::jthread worker_;
 };

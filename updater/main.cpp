@@ -214,16 +214,18 @@ int main(int argc, char** argv) {
       "poll",
       "look at the channel of update.toml's [fleet] once (cairn-update.timer): install what its "
       "rollout offers this host, reboot by the policy, report to the fleet store");
-  std::filesystem::path config_root = "/";
-  for (auto* command : {health_cmd, poll_cmd}) {
-    command
-        ->add_option("--config-root", config_root,
-                     "where etc/cairn/update.toml and its drop-ins are looked up")
-        ->capture_default_str();
-  }
   auto* history_cmd = app.add_subcommand("history", "every update of this host and how it ended");
   auto* daemon_cmd = app.add_subcommand(
       "daemon", "serve org.cairn.Update1 on the system bus (cairn-update.service)");
+  std::filesystem::path config_root = "/";
+  CLI::Option* poll_config_root = nullptr;
+  for (auto* command : {health_cmd, poll_cmd, daemon_cmd}) {
+    auto* option = command
+                       ->add_option("--config-root", config_root,
+                                    "where etc/cairn/update.toml and its drop-ins are looked up")
+                       ->capture_default_str();
+    if (command == poll_cmd) poll_config_root = option;
+  }
   add_version_flag(app, "cairn-update");
   if (auto code = parse_command_line(app, "cairn-update", argc, argv)) return *code;
 
@@ -246,9 +248,11 @@ int main(int argc, char** argv) {
                        machine_id_opt, ca_opt, downgrade_opt}) {
     if (option->count() > 0) host_options.push_back(option->get_name());
   }
+  // A poll names its own configuration only when run here: the daemon reads its own.
   bool via_daemon = !local && !daemon_cmd->parsed() && !health_cmd->parsed() &&
-                    !poll_cmd->parsed() && !status_cmd->parsed() &&
-                    !(install_cmd->parsed() && source == "-") && daemon_available();
+                    !(poll_cmd->parsed() && poll_config_root->count() > 0) &&
+                    !status_cmd->parsed() && !(install_cmd->parsed() && source == "-") &&
+                    daemon_available();
   if (via_daemon) {
     if (auto served = check_daemon_serves(host, host_options); !served) {
       std::fprintf(stderr, "cairn-update: %s\n", served.error().describe().c_str());
@@ -270,7 +274,7 @@ int main(int argc, char** argv) {
     host.disk = *disk;
   }
   if (daemon_cmd->parsed()) {
-    auto served = run_daemon(host);
+    auto served = run_daemon(host, config_root);
     return served ? 0 : failed(served.error());
   }
   if (health_cmd->parsed()) {
@@ -303,9 +307,10 @@ int main(int argc, char** argv) {
     return good ? 0 : 4;
   }
   if (poll_cmd->parsed()) {
-    auto config = load_update_config(config_root);
-    if (!config) return failed(config.error());
-    auto polled = run_poll(host, *config, progress);
+    auto polled = via_daemon ? poll_via_daemon() : [&]() -> Expected<PollResult> {
+      auto config = CAIRN_TRY(load_update_config(config_root));
+      return run_poll(host, config, progress);
+    }();
     if (!polled) return failed(polled.error());
     if (json) {
       nlohmann::json out{

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cairn-update daemon on a private system bus: the documented interface is introspectable, the
 # CLI installs through it (Progress and Completed signals seen), properties follow, MarkGood
-# raises the floor, Rollback switches slots, SIGTERM stops it cleanly.
+# raises the floor, Rollback switches slots, Poll (the timer's) reads update.toml's [fleet] at
+# every call and installs what the channel offers, SIGTERM stops it cleanly.
 source "$(dirname "$0")/lib.sh"
 : "${CAIRN_UPDATE:?}"
 fresh_work_dir daemon
@@ -24,7 +25,8 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 cp --sparse=always "$minimal_dir/disk.img" "$work/disk.img"
 host=(--disk "$work/disk.img" --booted A --trust "$keys_dir/trust" --state "$work/state"
       --machine-class x86_64-minimal)
-"$CAIRN_UPDATE" "${host[@]}" daemon 2> "$work/daemon.log" &
+mkdir -p "$work/root/etc/cairn"
+"$CAIRN_UPDATE" "${host[@]}" daemon --config-root "$work/root" 2> "$work/daemon.log" &
 daemon=$!
 pids+=("$daemon")
 for i in $(seq 100); do
@@ -40,7 +42,7 @@ wait_for_signal() {
 wait_for_signal NameLost
 
 interface=$(busctl --system introspect org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1)
-for member in .Install .Cancel .MarkGood .MarkBad .Rollback .SlotA .SlotB .Booted .Pending \
+for member in .Install .Poll .Cancel .MarkGood .MarkBad .Rollback .SlotA .SlotB .Booted .Pending \
               .Phase .Status .Installing .Host .SecurityFloor .LastResult .History .Progress \
               .Completed; do
   check_contains "introspection lists $member" "$interface" "$member"
@@ -129,6 +131,35 @@ out=$("$CAIRN_UPDATE" "${host[@]}" install "$work/v2.cairnb" --ca-file /etc/ssl/
 set -e
 check_eq "--ca-file through the daemon: refused (exit 2), not ignored" 2 "$code"
 check_contains "… with the way out" "$out" "--local"
+
+# The timer's poll (cairn-update-poll.service calls Poll): the daemon reads update.toml at each
+# call, so a [fleet] section written after it started counts.
+call() { busctl --system call org.cairn.Update1 /org/cairn/Update1 org.cairn.Update1 "$@"; }
+check_contains "Poll without a [fleet] channel: nothing to do" "$(call Poll)" "no channel to poll"
+source "$CAIRN_SOURCE/tests/integration/fleet_hosts.sh"
+trap 'kill "${pids[@]}" "${servers[@]}" 2>/dev/null || true' EXIT
+mkdir -p "$work/repo"
+serve_repo "$work/repo"
+"$CAIRN_BUILD" publish "$minimal_dir" --repo "$work/repo" --channel stable --keys "$keys_dir" \
+  --waves 1:0s >/dev/null 2>&1
+printf '[fleet]\nchannel = "http://127.0.0.1:%s/channels/stable.json"\n' "$port" \
+  > "$work/root/etc/cairn/update.toml"
+completed=$(grep -c "member=Completed" "$work/signals.txt")
+check_contains "a quiet Poll (the channel offers the running version): nothing installed" \
+  "$(call Poll)" '"" false'
+check_eq "… and it emits nothing" "$completed" "$(grep -c "member=Completed" "$work/signals.txt")"
+"$CAIRN_BUILD" publish "$minimal_out/minimal/1.0.1" --repo "$work/repo" --channel stable --keys "$keys_dir" \
+  --waves 1:0s >/dev/null 2>&1
+check_contains "Poll installs 1.0.1, offered to every host at once (reboot = manual)" \
+  "$(call Poll)" '"1.0.1" false'
+check_eq "… into slot B" 's "1.0.1"' "$(prop SlotB)"
+check_contains "… the poll's result (LastResult)" "$(prop LastResult)" 'source\":\"poll'  # busctl escapes the JSON
+printf '[fleet]\nchannel = 7\n' > "$work/root/etc/cairn/update.toml"
+set +e
+out=$(call Poll 2>&1); code=$?
+set -e
+check "a bad update.toml: Poll fails" test "$code" -ne 0
+check_contains "… naming the file" "$out" "update.toml"
 
 kill -TERM "$daemon"
 set +e

@@ -19,8 +19,8 @@ bool wait_for_wake(const InstallJobs& jobs, std::chrono::milliseconds timeout = 
   return ::poll(&fd, 1, static_cast<int>(timeout.count())) == 1;
 }
 
-std::optional<Expected<InstallResult>> wait_for_result(InstallJobs& jobs,
-                                                       std::vector<ProgressEvent>& events) {
+std::optional<Expected<JobResult>> wait_for_result(InstallJobs& jobs,
+                                                   std::vector<ProgressEvent>& events) {
   for (int i = 0; i < 100; ++i) {
     if (!wait_for_wake(jobs)) break;
     for (auto& event : jobs.take_events()) events.push_back(std::move(event));
@@ -43,7 +43,8 @@ TEST_CASE("an install job reports its stages and its result through the wake fd"
   auto result = wait_for_result(*jobs, events);
   REQUIRE(result.has_value());
   REQUIRE(result->has_value());
-  CHECK((*result)->security_version == 7);
+  REQUIRE(std::holds_alternative<InstallResult>(**result));
+  CHECK(std::get<InstallResult>(**result).security_version == 7);
   REQUIRE(events.size() >= 3);
   CHECK(events.front().kind == ProgressEvent::Kind::started);
   CHECK(events.back().kind == ProgressEvent::Kind::finished);
@@ -88,7 +89,32 @@ TEST_CASE("a second install is refused at once while one runs, and cancel stops 
   }));
   result = wait_for_result(*jobs, events);
   REQUIRE(result.has_value());
-  CHECK((*result)->version == "3.0");
+  CHECK(std::get<InstallResult>(**result).version == "3.0");
+}
+
+TEST_CASE("a poll job hands its result over, and holds the place of an install", "[jobs]") {
+  auto jobs = InstallJobs::create().value();
+  std::atomic<bool> release = false;
+  REQUIRE(jobs->start([&](Progress&, std::stop_token) -> Expected<JobResult> {
+    while (!release) std::this_thread::sleep_for(1ms);
+    return PollResult{.message = "installed 1.0.1", .installed = "1.0.1", .rebooting = true};
+  }));
+  auto install = jobs->start([](Progress&, std::stop_token) -> Expected<InstallResult> {
+    FAIL("an install ran beside a poll");
+    return InstallResult{};
+  });
+  REQUIRE_FALSE(install.has_value());
+  CHECK(install.error().code() == Errc::busy);
+  release = true;
+  std::vector<ProgressEvent> events;
+  auto result = wait_for_result(*jobs, events);
+  REQUIRE(result.has_value());
+  REQUIRE(result->has_value());
+  REQUIRE(std::holds_alternative<PollResult>(**result));
+  const auto& polled = std::get<PollResult>(**result);
+  CHECK(polled.message == "installed 1.0.1");
+  CHECK(polled.installed == "1.0.1");
+  CHECK(polled.rebooting);
 }
 
 TEST_CASE("destroying the jobs cancels and joins a running install", "[jobs]") {
