@@ -204,7 +204,8 @@ std::vector<std::unique_ptr<HealthCheck>> configured_checks(const HealthConfig& 
                                                             ServiceManager& manager,
                                                             ProcessRunner& runner) {
   std::vector<std::unique_ptr<HealthCheck>> checks;
-  checks.push_back(failed_units_check(manager));
+  checks.push_back(
+      failed_units_check(manager, {kJudgedByOwnCheck.begin(), kJudgedByOwnCheck.end()}));
   if (config.libvirtd) checks.push_back(unit_active_check(manager, "libvirtd.service"));
   if (config.autostart_domains) {
     checks.push_back(autostart_domains_check(runner, "/etc/libvirt/qemu/autostart"));

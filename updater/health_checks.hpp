@@ -4,9 +4,11 @@
 // warn.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/process.hpp"
@@ -29,6 +31,12 @@ class HealthCheck {
   virtual bool required() const = 0;
   virtual CheckResult run() = 0;
 };
+
+// Units whose failure the window leaves to a check of their own, with its own policy and a
+// reason worth reading: cairn-attest.service fails when the verifier denies this boot (the
+// attestation check says why, "attestation denied: image-known: …") or cannot be reached (which
+// says nothing about the image: the attestation check passes it with a warning).
+inline constexpr std::array<std::string_view, 1> kJudgedByOwnCheck = {"cairn-attest.service"};
 
 // No unit in the "failed" state (units listed in `ignored` excepted).
 std::unique_ptr<HealthCheck> failed_units_check(ServiceManager& manager,

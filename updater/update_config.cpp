@@ -5,6 +5,7 @@
 #include <charconv>
 #include <map>
 
+#include "common/system_credential.hpp"
 #include "common/toml_reader.hpp"
 
 namespace cairn::updater {
@@ -216,8 +217,11 @@ Expected<UpdateConfig> load_update_config(const fs::path& root) {
   for (const auto& [name, path] : dropins) files.push_back(path);
   // Last, the system credential `cairn.update` (SMBIOS type 11 io.systemd.credential:…, or
   // systemd.set_credential=): per-machine settings, such as a fleet's, given by whoever starts
-  // the machine, without a change to the image. PID 1 imports it into /run/credentials/@system.
-  if (fs::is_regular_file(root / kUpdateCredential, ec)) files.push_back(root / kUpdateCredential);
+  // the machine, without a change to the image.
+  if (auto credential = system_credential(kUpdateCredential, root);
+      fs::is_regular_file(credential, ec)) {
+    files.push_back(credential);
+  }
   UpdateConfig config;
   for (const auto& file : files) CAIRN_CHECK(apply_file(file, config));
   return config;

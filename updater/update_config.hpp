@@ -89,8 +89,9 @@ struct UpdateConfig {
   FleetConfig fleet;
 };
 
-// The system credential read as the last drop-in (see load_update_config).
-inline constexpr std::string_view kUpdateCredential = "run/credentials/@system/cairn.update";
+// The system credential read as the last drop-in (see load_update_config and
+// common/system_credential.hpp).
+inline constexpr std::string_view kUpdateCredential = "cairn.update";
 
 // Reads the files under `root` ("/" on a host; a test tree otherwise). No file at all gives the
 // defaults; an unknown key, a wrong type or a bad duration is an error naming file and line.

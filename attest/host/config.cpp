@@ -1,6 +1,7 @@
 #include "attest/host/config.hpp"
 
 #include "common/host_name.hpp"
+#include "common/system_credential.hpp"
 #include "common/toml_reader.hpp"
 
 namespace cairn::attest::host {
@@ -12,14 +13,19 @@ namespace {
 Status apply_file(const fs::path& file, AgentConfig& config) {
   toml::table root = CAIRN_TRY(parse_toml_file(file));
   TableReader reader(root, file, "");
+  // "a.pem" beside the file, as a credential names another credential.
+  auto path_in = [&](const std::string& value) {
+    fs::path path(value);
+    return path.is_relative() ? file.parent_path() / path : path;
+  };
   if (auto value = CAIRN_TRY(reader.optional_string("verifier_url"))) {
     config.verifier_url = *value;
   }
   if (auto value = CAIRN_TRY(reader.optional_string("verifier_key"))) {
-    config.verifier_key = *value;
+    config.verifier_key = path_in(*value);
   }
   if (auto value = CAIRN_TRY(reader.optional_string("verifier_ca"))) {
-    config.verifier_ca = *value;
+    config.verifier_ca = path_in(*value);
   }
   if (auto value = CAIRN_TRY(reader.optional_string("host"))) {
     if (value->empty() ||
@@ -31,13 +37,21 @@ Status apply_file(const fs::path& file, AgentConfig& config) {
     config.host = *value;
   }
   if (auto value = CAIRN_TRY(reader.optional_string("tcti"))) config.tcti = *value;
-  if (auto value = CAIRN_TRY(reader.optional_string("event_log"))) config.event_log = *value;
-  if (auto value = CAIRN_TRY(reader.optional_string("systemd_log"))) config.systemd_log = *value;
-  if (auto value = CAIRN_TRY(reader.optional_string("token"))) config.token = *value;
+  if (auto value = CAIRN_TRY(reader.optional_string("event_log"))) {
+    config.event_log = path_in(*value);
+  }
+  if (auto value = CAIRN_TRY(reader.optional_string("systemd_log"))) {
+    config.systemd_log = path_in(*value);
+  }
+  if (auto value = CAIRN_TRY(reader.optional_string("token"))) config.token = path_in(*value);
   return reader.finish();
 }
 
 }  // namespace
+
+std::vector<fs::path> default_config_files() {
+  return {"/etc/cairn/attest.toml", system_credential("cairn.attest"), "/run/cairn/attest.toml"};
+}
 
 Expected<AgentConfig> load_agent_config(const std::vector<fs::path>& files) {
   AgentConfig config;

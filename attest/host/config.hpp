@@ -1,7 +1,9 @@
 // cairn-attest's configuration: /etc/cairn/attest.toml (from the image or the operator), then
 // the system credential `cairn.attest` (a machine's own settings from its VMM or boot loader:
-// SMBIOS type 11, or a credential on the ESP; systemd puts it in /run/credentials/@system), then
-// /run/cairn/attest.toml (provisioned at run time) on top; command-line options override all.
+// SMBIOS type 11, or a credential on the ESP), then /run/cairn/attest.toml (provisioned at run
+// time) on top; command-line options override all. A relative path in a file is relative to
+// that file's directory, so a credential names another credential: verifier_key =
+// "cairn.attest-key".
 //
 //   verifier_url = "https://verifier.example:8443"
 //   verifier_key = "/etc/cairn/attest-token.pem"   # the verifier's token public key (PEM)
@@ -37,12 +39,13 @@ struct AgentConfig {
   std::filesystem::path save_submission;
 };
 
-inline const std::vector<std::filesystem::path> kDefaultConfigFiles = {
-    "/etc/cairn/attest.toml", "/run/credentials/@system/cairn.attest", "/run/cairn/attest.toml"};
+// /etc/cairn/attest.toml, the credential cairn.attest (common/system_credential.hpp: the
+// sandboxed cairn-attest.service loads its own copy), /run/cairn/attest.toml.
+std::vector<std::filesystem::path> default_config_files();
 
 // Applies each existing file of `files` in order (a missing one is skipped), strictly: an
-// unknown key or a wrong type is Errc::invalid_input naming file, line and key. `host` defaults
-// to the host name.
+// unknown key or a wrong type is Errc::invalid_input naming file, line and key. Relative paths
+// are taken from the file's directory. `host` defaults to the host name.
 Expected<AgentConfig> load_agent_config(const std::vector<std::filesystem::path>& files);
 
 // The same for one file that must exist (--config).

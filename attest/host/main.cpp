@@ -54,7 +54,7 @@ struct Options {
 
 Expected<AgentConfig> configure(const Options& options) {
   AgentConfig config =
-      CAIRN_TRY(options.config_file.empty() ? load_agent_config(kDefaultConfigFiles)
+      CAIRN_TRY(options.config_file.empty() ? load_agent_config(default_config_files())
                                             : load_agent_config_file(options.config_file));
   if (!options.tcti.empty()) config.tcti = options.tcti;
   if (!options.verifier.empty()) config.verifier_url = options.verifier;

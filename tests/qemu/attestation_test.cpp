@@ -5,15 +5,13 @@
 // fine — Secure Boot cannot tell — but is denied, and the hook refuses the domain.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <regex>
-#include <thread>
 
 #include "common/fs.hpp"
 #include "common/pe.hpp"
 #include "common/process.hpp"
 #include "harness/test_support.hpp"
 #include "harness/update_flow.hpp"
-#include "support/background_process.hpp"
+#include "harness/verifier.hpp"
 
 using namespace cairn;
 using namespace cairn::qemu;
@@ -22,75 +20,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// QEMU's user network shows the test machine's loopback to the guest as 10.0.2.2.
-constexpr const char* kGuestSeesHost = "10.0.2.2";
-
 // A domain that asks for nothing: only the attestation hook can refuse it here (the image has
 // no libvirtd; the hook runs exactly as libvirtd runs it, the domain XML on stdin).
 constexpr const char* kRunHook =
     "echo '<domain type=\"kvm\"><name>tenant</name></domain>' | "
     "/etc/libvirt/hooks/qemu.d/20-cairn-attestation tenant prepare begin -";
 
-struct Verifier {
-  testing::BackgroundProcess process;
-  std::uint16_t port = 0;
-  fs::path public_key;
-};
-
-Expected<ProcessResult> run_tool(const std::vector<std::string>& argv) {
-  SystemProcessRunner runner;
-  return runner.run({.argv = argv, .capture_stdout = true});
-}
-
-// Starts cairn-verifier on the test machine and approves the image the guests boot.
-Verifier start_verifier(const TestEnvironment& env, const fs::path& dir) {
-  fs::path db = dir / "verifier.db", key = dir / "token.key", log = dir / "verifier.log";
-  auto verifier = env.cairn_verifier().string();
-  auto approve = require(run_tool({verifier, "--db", db.string(), "approve",
-                                   (env.image_dir() / "measurements.json").string(), "--trust",
-                                   (env.keys_dir() / "trust").string()}));
-  INFO("approve: " << approve.stdout_text << approve.stderr_tail);
-  REQUIRE(approve.exit_code == 0);
-  // Port 0: the verifier picks a free one and says which ("listening on 127.0.0.1:PORT").
-  auto process =
-      require(testing::BackgroundProcess::start({verifier, "--db", db.string(), "serve", "--listen",
-                                                 "127.0.0.1:0", "--token-key", key.string(),
-                                                 // the guests' swtpm has no EK certificate: a lab
-                                                 "--allow-ek-without-certificate"},
-                                                log));
-  static const std::regex kListening("listening on 127\\.0\\.0\\.1:([0-9]+)");
-  std::smatch listening;
-  std::string text;
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!std::regex_search(text, listening, kListening) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(100ms);
-    text = read_file(log).value_or("");
-  }
-  INFO("verifier log: " << text);
-  REQUIRE_FALSE(listening.empty());
-  auto port = static_cast<std::uint16_t>(std::stoi(listening[1].str()));
-  auto shown = require(run_tool(
-      {verifier, "--db", db.string(), "token-key", "--show", "--token-key", key.string()}));
-  REQUIRE(shown.exit_code == 0);
-  fs::path public_key = dir / "token.pub";
-  require(write_file_atomic(public_key, shown.stdout_text));
-  return {std::move(process), port, public_key};
-}
-
 // Points the guest's cairn-attest at the verifier (run-time configuration: /etc is the image's).
 // Once configured, the image's own agent would attest too: the health check of this boot and
 // the refresh timer. The test drives cairn-attest itself, so they are done or stopped first: an
 // enrollment or quote of theirs between the test's quote and its verdict would change what the
 // verifier answers (its reset-count check sees a newer quote).
-void configure_guest(Machine& machine, const Verifier& verifier) {
+void configure_guest(Machine& machine, const TestVerifier& verifier) {
   require(wait_for_health(machine, 120s));
   require(machine.run_checked("systemctl stop cairn-attest.timer"));
   require(machine.copy_to_guest(verifier.public_key, "/tmp/verifier-token.pub"));
   require(machine.run_checked(
       "mkdir -p /run/cairn && install -m 0644 /tmp/verifier-token.pub /run/cairn/verifier.pub && "
-      "printf 'verifier_url = \"http://" +
-      std::string(kGuestSeesHost) + ":" + std::to_string(verifier.port) +
+      "printf 'verifier_url = \"" +
+      verifier.guest_url() +
       "\"\\nverifier_key = \"/run/cairn/verifier.pub\"\\n' > /run/cairn/attest.toml"));
 }
 
@@ -142,7 +90,7 @@ TEST_CASE("an attested host is admitted and a host with a modified UKI is denied
   fs::path dir = env.machine_dir("attestation-verifier");
   fs::remove_all(dir);
   fs::create_directories(dir);
-  auto verifier = start_verifier(env, dir);
+  auto verifier = require(start_verifier(env, dir));
   auto machine = require(boot_first_version(env, "attestation"));
   configure_guest(machine, verifier);
 

@@ -101,6 +101,12 @@ TEST_CASE("executable checks: exit 0 passes, the last line is the evidence, hang
   CHECK(checks[1]->name() == "required.d/10-ok");
   CHECK(checks[2]->name() == "required.d/20-bridge");
   CHECK_FALSE(checks[3]->required());
+  // cairn-attest.service failing is the attestation check's to judge (its reason, its policy).
+  manager.failed = {"cairn-attest.service"};
+  CHECK(checks[0]->run().passed);
+  manager.failed = {"cairn-attest.service", "chrony.service"};
+  CHECK(checks[0]->run().detail == "failed units: chrony.service");
+  manager.failed.clear();
   auto ok = checks[1]->run();
   CHECK(ok.passed);
   CHECK(ok.detail == "all good");

@@ -189,14 +189,14 @@ TEST_CASE("the cairn.update system credential is read last", "[update_config]") 
   REQUIRE(dir);
   put(dir->path(), "run/cairn/update.toml.d/50-fleet.toml",
       "[fleet]\nchannel = \"http://a/channels/x.json\"\ngroup = \"from-run\"\n");
-  put(dir->path(), std::string(kUpdateCredential),
+  put(dir->path(), "run/credentials/@system/cairn.update",
       "[fleet]\nchannel = \"http://10.0.2.100/channels/qemu.json\"\nreboot = \"now\"\n");
   auto config = load_update_config(dir->path());
   REQUIRE(config);
   CHECK(config->fleet.channel == "http://10.0.2.100/channels/qemu.json");
   CHECK(config->fleet.group == "from-run");  // keys it does not set stay as the drop-ins said
   CHECK(config->fleet.reboot == RebootPolicy::now);
-  put(dir->path(), std::string(kUpdateCredential), "[fleet]\nreboot = \"soon\"\n");
+  put(dir->path(), "run/credentials/@system/cairn.update", "[fleet]\nreboot = \"soon\"\n");
   auto bad = load_update_config(dir->path());
   REQUIRE_FALSE(bad);
   CHECK_THAT(bad.error().message(), Catch::Contains("cairn.update"));

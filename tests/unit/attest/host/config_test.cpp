@@ -1,6 +1,7 @@
 #include "attest/host/config.hpp"
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 
 #include "common/fs.hpp"
 
@@ -48,10 +49,28 @@ TEST_CASE("a later file overrides an earlier one key by key", "[attest][host][co
 TEST_CASE("the system credential sits between the image's file and the run-time one",
           "[attest][host][config]") {
   // A machine's credential (from its VMM or boot loader) overrides the image's defaults and
-  // survives reboots; what is provisioned in /run for this boot overrides both.
-  REQUIRE(kDefaultConfigFiles == std::vector<fs::path>{"/etc/cairn/attest.toml",
-                                                       "/run/credentials/@system/cairn.attest",
-                                                       "/run/cairn/attest.toml"});
+  // survives reboots; what is provisioned in /run for this boot overrides both. In a service
+  // with LoadCredential=, its own copy ($CREDENTIALS_DIRECTORY) is read.
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  CHECK(default_config_files() == std::vector<fs::path>{"/etc/cairn/attest.toml",
+                                                        "/run/credentials/@system/cairn.attest",
+                                                        "/run/cairn/attest.toml"});
+  ::setenv("CREDENTIALS_DIRECTORY", "/run/credentials/cairn-attest.service", 1);
+  CHECK(default_config_files()[1] == "/run/credentials/cairn-attest.service/cairn.attest");
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+TEST_CASE("relative paths are taken from the file's directory", "[attest][host][config]") {
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-attest-config-");
+  REQUIRE(dir);
+  auto credential = put(dir->path(), "cairn.attest",
+                        "verifier_url = \"http://v:1\"\nverifier_key = \"cairn.attest-key\"\n"
+                        "verifier_ca = \"/etc/ca.pem\"\ntoken = \"t/token\"\n");
+  auto config = load_agent_config({credential});
+  REQUIRE(config);
+  CHECK(config->verifier_key == dir->path() / "cairn.attest-key");
+  CHECK(config->verifier_ca == "/etc/ca.pem");
+  CHECK(config->token == dir->path() / "t/token");
 }
 
 TEST_CASE("a bad attest.toml names the file, line and key", "[attest][host][config]") {
