@@ -274,6 +274,7 @@ Expected<BuildResult> build_image(const BuildOptions& options, ProcessRunner& ru
                                         .update_binary = find_update_binary(),
                                         .dist_dir = data_dir() / "updater/dist",
                                         .evacuate_binary = find_evacuate_binary(),
+                                        .poll_trigger_binary = find_poll_trigger_binary(),
                                         .attest_binary = find_attest_binary(),
                                         .attest_dist_dir = data_dir() / "attest/dist"},
                                        output.tree));

@@ -1,5 +1,9 @@
 #include "common/cms.hpp"
 
+#include <algorithm>
+#include <limits>
+#include <utility>
+
 #include "common/pki.hpp"
 
 namespace cairn {
@@ -10,6 +14,29 @@ namespace {
 
 BioPtr memory_bio(std::string_view data) {
   return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+std::optional<std::time_t> asn1_time_t(const ASN1_TIME* time) {
+  std::tm tm{};
+  if (!time || ASN1_TIME_to_tm(time, &tm) != 1) return std::nullopt;
+  return ::timegm(&tm);
+}
+
+// When every certificate of `chain` is valid at once; nothing when a time cannot be read (the
+// signature is then simply not remembered).
+std::optional<std::pair<std::time_t, std::time_t>> validity_window(STACK_OF(X509) * chain) {
+  if (!chain || sk_X509_num(chain) == 0) return std::nullopt;
+  std::pair<std::time_t, std::time_t> window{std::numeric_limits<std::time_t>::min(),
+                                             std::numeric_limits<std::time_t>::max()};
+  for (int i = 0; i < sk_X509_num(chain); ++i) {
+    X509* cert = sk_X509_value(chain, i);
+    auto from = asn1_time_t(X509_get0_notBefore(cert));
+    auto until = asn1_time_t(X509_get0_notAfter(cert));
+    if (!from || !until) return std::nullopt;
+    window.first = std::max(window.first, *from);
+    window.second = std::min(window.second, *until);
+  }
+  return window;
 }
 
 }  // namespace
@@ -67,6 +94,18 @@ Expected<CmsVerifier> CmsVerifier::load(const fs::path& anchors) {
 }
 
 Expected<SignerIdentity> CmsVerifier::verify(std::string_view data, std::string_view signature) {
+  std::time_t now =
+      std::chrono::system_clock::to_time_t(time_.value_or(std::chrono::system_clock::now()));
+  if (last_ && last_->signature == signature && now >= last_->valid_from &&
+      now <= last_->valid_until && last_->data == sha256(data)) {
+    return last_->identity;
+  }
+  last_.reset();
+  return verify_anew(data, signature, now);
+}
+
+Expected<SignerIdentity> CmsVerifier::verify_anew(std::string_view data, std::string_view signature,
+                                                  std::time_t now) {
   auto sig_bio = memory_bio(signature);
   CmsPtr cms(d2i_CMS_bio(sig_bio.get(), nullptr));
   if (!cms) return fail_openssl(Errc::integrity, "not a DER CMS signature");
@@ -98,9 +137,7 @@ Expected<SignerIdentity> CmsVerifier::verify(std::string_view data, std::string_
   STACK_OF(X509)* embedded = CMS_get1_certs(cms.get());
   X509StackPtr embedded_owner(embedded);
   X509_STORE_CTX_init(ctx.get(), store.get(), signer, embedded);
-  if (time_) {
-    X509_STORE_CTX_set_time(ctx.get(), 0, std::chrono::system_clock::to_time_t(*time_));
-  }
+  X509_STORE_CTX_set_time(ctx.get(), 0, now);
   if (X509_verify_cert(ctx.get()) != 1) {
     int err = X509_STORE_CTX_get_error(ctx.get());
     std::string subject = certificate_subject(signer);
@@ -115,7 +152,15 @@ Expected<SignerIdentity> CmsVerifier::verify(std::string_view data, std::string_
   }
   char issuer[512];
   X509_NAME_oneline(X509_get_issuer_name(signer), issuer, sizeof issuer);
-  return SignerIdentity{.subject = certificate_subject(signer), .issuer = issuer};
+  SignerIdentity identity{.subject = certificate_subject(signer), .issuer = issuer};
+  if (auto window = validity_window(X509_STORE_CTX_get0_chain(ctx.get()))) {
+    last_ = Verified{.data = sha256(data),
+                     .signature = std::string(signature),
+                     .identity = identity,
+                     .valid_from = window->first,
+                     .valid_until = window->second};
+  }
+  return identity;
 }
 
 }  // namespace cairn

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <vector>
 
+#include "common/hash.hpp"
 #include "common/openssl.hpp"
 #include "common/signer.hpp"
 
@@ -34,12 +36,28 @@ class CmsVerifier final : public SignatureVerifier {
   static Expected<CmsVerifier> load(const std::filesystem::path& anchors);
   // Verification time for validity periods; default: now.
   void set_time(std::chrono::system_clock::time_point when) { time_ = when; }
+  // The last signature that held is remembered: the same bytes over the same data, checked
+  // again while every certificate of its chain is still valid, answer without the work (a
+  // daemon's quiet poll re-checks its cached channel index every time).
   Expected<SignerIdentity> verify(std::string_view data, std::string_view signature) override;
 
  private:
+  // A signature that held: its chain's certificates are all valid from `valid_from` to
+  // `valid_until`, the anchors cannot change (a new trust store is a new CmsVerifier).
+  struct Verified {
+    Sha256Digest data;
+    std::string signature;
+    SignerIdentity identity;
+    std::time_t valid_from = 0;
+    std::time_t valid_until = 0;
+  };
+
   CmsVerifier() = default;
+  Expected<SignerIdentity> verify_anew(std::string_view data, std::string_view signature,
+                                       std::time_t now);
   std::vector<X509Ptr> anchors_;
   std::optional<std::chrono::system_clock::time_point> time_;
+  std::optional<Verified> last_;
 };
 
 }  // namespace cairn

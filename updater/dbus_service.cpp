@@ -11,6 +11,7 @@
 #include "updater/fleet_agent.hpp"
 #include "updater/history.hpp"
 #include "updater/install_job.hpp"
+#include "updater/poll_trigger.hpp"
 #include "updater/sd_bus_ptr.hpp"
 #include "updater/status.hpp"
 
@@ -33,10 +34,12 @@ struct Service {
   std::filesystem::path config_root;
   sd_bus* bus = nullptr;
   std::unique_ptr<InstallJobs> jobs;
-  BusMessage job_call;  // the Install() or Poll() call to answer when the job ends
+  BusMessage job_call;    // the Install() or Poll() call to answer when the job ends
+  UniqueFd trigger_call;  // or the poll trigger's connection (poll_trigger.hpp)
   bool job_is_poll = false;
   std::string install_source;
   std::string last_result = "{}";
+  PollMemory poll_memory;  // used by one poll at a time: the jobs run one by one
 };
 
 int reply_error(sd_bus_error* error, const Error& cause) {
@@ -100,6 +103,9 @@ void finish_install(Service& service, Expected<InstallResult> result) {
 // A Poll() job ended. A quiet poll (nothing installed) changes nothing the properties show, so
 // it emits nothing: every host of a fleet polls, and each emission reads the disk again.
 void finish_poll(Service& service, Expected<PollResult> result) {
+  if (service.trigger_call) {
+    send_poll_trigger_answer(std::move(service.trigger_call), poll_trigger_answer(result));
+  }
   if (service.job_call) {
     if (result) {
       sd_bus_reply_method_return(service.job_call.get(), "ssb", result->message.c_str(),
@@ -155,19 +161,37 @@ int method_install(sd_bus_message* message, void* userdata, sd_bus_error* error)
   return 1;  // answered when the job ends
 }
 
+// A poll on the install thread: update.toml read at every poll (a changed one needs no restart).
+Status start_poll(Service& service) {
+  return service.jobs->start(
+      [host = service.host, root = service.config_root, memory = &service.poll_memory](
+          Progress& progress, std::stop_token stop) -> Expected<JobResult> {
+        auto config = CAIRN_TRY(load_update_config(root));
+        return CAIRN_TRY(run_poll(host, config, progress, stop, memory));
+      });
+}
+
 int method_poll(sd_bus_message* message, void* userdata, sd_bus_error* error) {
   auto& service = *static_cast<Service*>(userdata);
-  auto started =
-      service.jobs->start([host = service.host, root = service.config_root](
-                              Progress& progress, std::stop_token stop) -> Expected<JobResult> {
-        // Read at every poll: a changed update.toml needs no restart of the daemon.
-        auto config = CAIRN_TRY(load_update_config(root));
-        return CAIRN_TRY(run_poll(host, config, progress, stop));
-      });
-  if (!started) return reply_error(error, started.error());
+  if (auto started = start_poll(service); !started) return reply_error(error, started.error());
   service.job_call.reset(sd_bus_message_ref(message));
   service.job_is_poll = true;
   return 1;  // answered when the poll ends
+}
+
+// The timer's poll trigger connected: the same poll, answered on the connection.
+int on_poll_trigger(sd_event_source*, int fd, uint32_t, void* userdata) {
+  auto& service = *static_cast<Service*>(userdata);
+  auto connection = accept_poll_trigger(fd);
+  if (!connection) return 0;  // refused (and told so), or gone already
+  if (auto started = start_poll(service); !started) {
+    send_poll_trigger_answer(std::move(*connection),
+                             poll_trigger_answer(std::unexpected(started.error())));
+    return 0;
+  }
+  service.trigger_call = std::move(*connection);
+  service.job_is_poll = true;
+  return 0;
 }
 
 int method_cancel(sd_bus_message* message, void* userdata, sd_bus_error* error) {
@@ -326,6 +350,15 @@ Status run_daemon(const HostOptions& host, const std::filesystem::path& config_r
     return bus_error(r, "watching the install thread");
   }
   std::unique_ptr<sd_event_source, EventSourceUnref> wake(raw_wake);
+  sd_event_source* raw_trigger = nullptr;
+  if (auto listening = passed_poll_trigger()) {
+    if (int r = sd_event_add_io(event.get(), &raw_trigger, *listening, EPOLLIN, on_poll_trigger,
+                                &service);
+        r < 0) {
+      return bus_error(r, "watching the poll trigger socket");
+    }
+  }
+  std::unique_ptr<sd_event_source, EventSourceUnref> trigger(raw_trigger);
   if (int r = sd_bus_attach_event(bus.get(), event.get(), SD_EVENT_PRIORITY_NORMAL); r < 0) {
     return bus_error(r, "attaching the bus to the event loop");
   }

@@ -4,10 +4,11 @@
 //                         a bundle file path or URL; runs off the event loop (install_job.hpp),
 //                         answered when it ends; a second Install while one runs: Error.Busy
 //   Poll() → (s message, s installed, b rebooting)
-//                         one poll of update.toml's [fleet] channel (cairn-update poll, run in
-//                         the daemon: cairn-update-poll.service calls it with busctl, so a quiet
-//                         poll starts no process that links libcurl); an install it starts runs
-//                         as Install's does (Progress, Cancel); while a job runs: Error.Busy
+//                         one poll of update.toml's [fleet] channel, run in the daemon (what
+//                         `cairn-update poll` asks); the timer asks for the same poll through
+//                         cairn-update-poll.socket instead (poll_trigger.hpp). An install it
+//                         starts runs as Install's does (Progress, Cancel); while a job runs:
+//                         Error.Busy
 //   Cancel()              stops the running install; its target slot is left unbootable
 //   MarkGood()            the pending update booted well: commit it (its floor)
 //   MarkBad()             the pending update failed: the other slot's version boots next

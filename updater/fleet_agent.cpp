@@ -113,7 +113,7 @@ Expected<std::string> machine_id(const HostOptions& host) {
 }
 
 Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& config,
-                              Progress& progress, std::stop_token stop) {
+                              Progress& progress, std::stop_token stop, PollMemory* memory) {
   const FleetConfig& fleet_config = config.fleet;
   if (!fleet_config.enabled()) {
     // Not an error: the timer runs on every host, and most may update only when told to.
@@ -121,7 +121,8 @@ Expected<PollResult> run_poll(const HostOptions& host, const UpdateConfig& confi
   }
   auto facts = CAIRN_TRY(read_facts(host));
   auto store = CAIRN_TRY(open_store(fleet_config));
-  auto verifier = CAIRN_TRY(CmsVerifier::load(host.trust));
+  PollMemory this_poll_only;
+  CmsVerifier& verifier = *CAIRN_TRY((memory ? *memory : this_poll_only).trust.get(host.trust));
   auto fetcher = http_document_fetcher({.ca_file = fleet_config.ca_file});
   const PollState before = CAIRN_TRY(load_poll_state(host.state));
   PollState state = before;

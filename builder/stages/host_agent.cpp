@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <initializer_list>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -34,6 +35,16 @@ fs::path find_sibling_binary(const char* variable, const char* subdir, const cha
     if (fs::is_regular_file(candidate, ec)) return candidate;
   }
   return {};
+}
+
+// An updater helper: beside this cairn-build, or in <prefix>/lib/cairn once installed.
+fs::path find_updater_helper(const char* variable, const char* program) {
+  fs::path found = find_sibling_binary(variable, "updater", program);
+  if (!found.empty()) return found;
+  std::error_code ec;
+  fs::path installed =
+      fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "lib/cairn" / program;
+  return !ec && fs::is_regular_file(installed, ec) ? installed : fs::path();
 }
 
 Status require_libraries(const fs::path& tree, std::string_view program,
@@ -85,6 +96,16 @@ Status install_attestation_agent(const HostAgentInput& input, const fs::path& tr
   return enable_units(tree, {{"timers.target.wants", "cairn-attest.timer"}});
 }
 
+// A program cairn-update runs, into /usr/lib/cairn; `binary` empty: it was not found.
+Status install_helper(const fs::path& binary, const fs::path& tree, std::string_view name,
+                      std::string_view variable, std::string_view needed_because) {
+  if (binary.empty()) {
+    return fail(Errc::not_found, std::string(name) + " was not found beside cairn-build (or $" +
+                                     std::string(variable) + "): " + std::string(needed_because));
+  }
+  return copy_file_to(binary, tree / "usr/lib/cairn" / name, fs::perms(0755));
+}
+
 }  // namespace
 
 fs::path find_update_binary() {
@@ -92,12 +113,11 @@ fs::path find_update_binary() {
 }
 
 fs::path find_evacuate_binary() {
-  fs::path found = find_sibling_binary("CAIRN_EVACUATE_BINARY", "updater", "cairn-evacuate");
-  if (!found.empty()) return found;
-  std::error_code ec;
-  fs::path installed = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() /
-                       "lib/cairn/cairn-evacuate";
-  return !ec && fs::is_regular_file(installed, ec) ? installed : fs::path();
+  return find_updater_helper("CAIRN_EVACUATE_BINARY", "cairn-evacuate");
+}
+
+fs::path find_poll_trigger_binary() {
+  return find_updater_helper("CAIRN_POLL_TRIGGER_BINARY", "cairn-poll-trigger");
 }
 
 fs::path find_attest_binary() {
@@ -122,18 +142,16 @@ Status install_host_agent(const HostAgentInput& input, const fs::path& tree) {
                                  {"libcurl.so.4", "libcurl4"},
                                  {"libtomlplusplus.so.3", "libtomlplusplus3"}}));
   CAIRN_CHECK(copy_file_to(input.update_binary, tree / "usr/bin/cairn-update", fs::perms(0755)));
+  CAIRN_CHECK(install_helper(input.poll_trigger_binary, tree, "cairn-poll-trigger",
+                             "CAIRN_POLL_TRIGGER_BINARY", "cairn-update.timer runs it"));
   if (fs::exists(tree / "usr/lib/x86_64-linux-gnu/libvirt.so.0", ec)) {
     // A host with guests moves them away before a reboot; without the tool it would refuse to.
-    if (input.evacuate_binary.empty()) {
-      return fail(Errc::not_found,
-                  "cairn-evacuate was not found beside cairn-build (or $CAIRN_EVACUATE_BINARY), "
-                  "and the image has libvirt");
-    }
-    CAIRN_CHECK(copy_file_to(input.evacuate_binary, tree / "usr/lib/cairn/cairn-evacuate",
-                             fs::perms(0755)));
+    CAIRN_CHECK(install_helper(input.evacuate_binary, tree, "cairn-evacuate",
+                               "CAIRN_EVACUATE_BINARY", "the image has libvirt"));
   }
-  for (const char* unit : {"cairn-update.service", "cairn-health.service",
-                           "cairn-update-poll.service", "cairn-update.timer"}) {
+  for (const char* unit :
+       {"cairn-update.service", "cairn-health.service", "cairn-update-poll.service",
+        "cairn-update-poll.socket", "cairn-update.timer"}) {
     CAIRN_CHECK(copy_file_to(input.dist_dir / unit, tree / "usr/lib/systemd/system" / unit,
                              fs::perms(0644)));
   }
@@ -145,6 +163,7 @@ Status install_host_agent(const HostAgentInput& input, const fs::path& tree) {
   CAIRN_CHECK(enable_units(tree, {{"multi-user.target.wants", "cairn-update.service"},
                                   {"multi-user.target.wants", "cairn-health.service"},
                                   {"timers.target.wants", "cairn-update.timer"},
+                                  {"sockets.target.wants", "cairn-update-poll.socket"},
                                   {"boot-complete.target.requires", "cairn-health.service"}}));
   if (input.attest_binary.empty()) return {};
   return install_attestation_agent(input, tree);

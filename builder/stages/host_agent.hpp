@@ -18,6 +18,8 @@ struct HostAgentInput {
   std::filesystem::path dist_dir;       // updater/dist: unit and bus policy
   // cairn-evacuate: required when the image has libvirt and cairn-update.
   std::filesystem::path evacuate_binary;
+  // cairn-poll-trigger, what the update timer runs: required with cairn-update.
+  std::filesystem::path poll_trigger_binary;
   std::filesystem::path attest_binary;    // cairn-attest; empty: the image gets none
   std::filesystem::path attest_dist_dir;  // attest/dist: units, libvirt hook, health check
 };
@@ -28,6 +30,8 @@ Status install_host_agent(const HostAgentInput& input, const std::filesystem::pa
 std::filesystem::path find_update_binary();
 // cairn-evacuate likewise (also <prefix>/lib/cairn once installed), or $CAIRN_EVACUATE_BINARY.
 std::filesystem::path find_evacuate_binary();
+// cairn-poll-trigger likewise, or $CAIRN_POLL_TRIGGER_BINARY.
+std::filesystem::path find_poll_trigger_binary();
 // cairn-attest likewise, or $CAIRN_ATTEST_BINARY.
 std::filesystem::path find_attest_binary();
 

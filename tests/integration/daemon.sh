@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # cairn-update daemon on a private system bus: the documented interface is introspectable, the
 # CLI installs through it (Progress and Completed signals seen), properties follow, MarkGood
-# raises the floor, Rollback switches slots, Poll (the timer's) reads update.toml's [fleet] at
-# every call and installs what the channel offers, SIGTERM stops it cleanly.
+# raises the floor, Rollback switches slots, Poll reads update.toml's [fleet] at every call and
+# installs what the channel offers, the timer's poll trigger (a socket passed as systemd passes
+# cairn-update-poll.socket) polls the same way and refuses callers other than root, SIGTERM stops
+# it cleanly.
 source "$(dirname "$0")/lib.sh"
-: "${CAIRN_UPDATE:?}"
+: "${CAIRN_UPDATE:?}" "${CAIRN_POLL_TRIGGER:?}"
 fresh_work_dir daemon
 cat > "$work/bus.conf" <<CONF
 <busconfig>
@@ -26,9 +28,17 @@ cp --sparse=always "$minimal_dir/disk.img" "$work/disk.img"
 host=(--disk "$work/disk.img" --booted A --trust "$keys_dir/trust" --state "$work/state"
       --machine-class x86_64-minimal)
 mkdir -p "$work/root/etc/cairn"
-"$CAIRN_UPDATE" "${host[@]}" daemon --config-root "$work/root" 2> "$work/daemon.log" &
+# As systemd runs it: with cairn-update-poll.socket's listening socket as the descriptor named
+# "poll". systemd-socket-activate starts the daemon (same PID) at the first connection: the
+# timer's first poll, with nothing to do yet.
+trigger=$work/poll.socket
+systemd-socket-activate -l "$trigger" --fdname=poll -E PATH -E DBUS_SYSTEM_BUS_ADDRESS \
+  "$CAIRN_UPDATE" "${host[@]}" daemon --config-root "$work/root" 2> "$work/daemon.log" &
 daemon=$!
 pids+=("$daemon")
+for _ in $(seq 100); do [[ -S $trigger ]] && break; sleep 0.1; done
+check_contains "the timer's poll trigger starts the daemon, which has no channel to poll" \
+  "$("$CAIRN_POLL_TRIGGER" "$trigger")" "no channel to poll"
 for i in $(seq 100); do
   busctl --system status org.cairn.Update1 >/dev/null 2>&1 && break
   sleep 0.1
@@ -148,6 +158,18 @@ completed=$(grep -c "member=Completed" "$work/signals.txt")
 check_contains "a quiet Poll (the channel offers the running version): nothing installed" \
   "$(call Poll)" '"" false'
 check_eq "… and it emits nothing" "$completed" "$(grep -c "member=Completed" "$work/signals.txt")"
+check_contains "the timer's trigger: the same quiet poll, its message printed" \
+  "$("$CAIRN_POLL_TRIGGER" "$trigger")" "up to date (1.0.0"
+# The socket's mode keeps others out (0600 in cairn-update-poll.socket); opened to all here, the
+# daemon itself still refuses anyone but root.
+chmod 0666 "$trigger"
+set +e
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CAIRN_POLL_TRIGGER" "$trigger" 2>&1)
+code=$?
+set -e
+check_eq "a trigger from another user than root: refused (exit 1)" 1 "$code"
+check_contains "… saying only root may" "$out" "only root may trigger a poll"
+chmod 0600 "$trigger"
 "$CAIRN_BUILD" publish "$minimal_out/minimal/1.0.1" --repo "$work/repo" --channel stable --keys "$keys_dir" \
   --waves 1:0s >/dev/null 2>&1
 check_contains "Poll installs 1.0.1, offered to every host at once (reboot = manual)" \
@@ -160,10 +182,20 @@ out=$(call Poll 2>&1); code=$?
 set -e
 check "a bad update.toml: Poll fails" test "$code" -ne 0
 check_contains "… naming the file" "$out" "update.toml"
+set +e
+out=$("$CAIRN_POLL_TRIGGER" "$trigger" 2>&1); code=$?
+set -e
+check_eq "… and through the trigger: exit 1" 1 "$code"
+check_contains "… with the same reason" "$out" "update.toml"
 
 kill -TERM "$daemon"
 set +e
 wait "$daemon"; code=$?
 set -e
 check_eq "SIGTERM stops the daemon cleanly" 0 "$code"
+set +e
+out=$("$CAIRN_POLL_TRIGGER" "$work/no-such.socket" 2>&1); code=$?
+set -e
+check_eq "no daemon behind the socket: exit 2" 2 "$code"
+check_contains "… saying what it could not reach" "$out" "cannot reach the cairn-update daemon"
 finish
