@@ -86,6 +86,17 @@ TEST_CASE("a host updates itself from its channel by its timer and the fleet sto
   CHECK(status["slots"]["B"]["version"] == "1.0.1");
   CHECK(status["phase"] == "committed");
   CHECK(status["last_poll"]["ok"] == true);
+  // The timer's way in: its service runs the static trigger, which asks the running daemon
+  // through cairn-update-poll.socket (no bus client, no cairn-update process) and prints the
+  // answer; anyone but root is kept out by the socket's mode.
+  CHECK_THAT(require(machine.run_checked("systemctl is-active cairn-update-poll.socket")),
+             Catch::StartsWith("active"));
+  CHECK_THAT(require(machine.run_checked("stat -c %a /run/cairn-update/poll.socket")),
+             Catch::StartsWith("600"));
+  auto answer = require(machine.run_checked(
+      "systemctl start cairn-update-poll.service && "
+      "journalctl -b -u cairn-update-poll.service -o cat | grep 'up to date' | tail -n 1"));
+  CHECK_THAT(answer, Catch::Contains("up to date (1.0.1"));
   auto hosts = require(store->hosts());
   REQUIRE(hosts.size() == 1);
   CHECK(hosts[0].version == "1.0.1");

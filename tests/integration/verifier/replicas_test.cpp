@@ -15,10 +15,17 @@
 #include "common/fs.hpp"
 #include "common/process.hpp"
 #include "fleet/attested_hosts.hpp"
+#include "fleet/channel_repo.hpp"
+#include "fleet/etcd_client.hpp"
+#include "fleet/fleet_store.hpp"
 #include "support/background_process.hpp"
+#include "support/etcd_server.hpp"
 #include "support/postgres_server.hpp"
+#include "support/require.hpp"
 #include "unit/attest/soft_enroll.hpp"
 #include "unit/attest/soft_tpm.hpp"
+#include "unit/common/bundle_pki.hpp"
+#include "unit/fleet/sample_bundle.hpp"
 
 using namespace cairn;
 using namespace cairn::attest;
@@ -34,6 +41,25 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr int kHosts = 200;
+
+// PostgreSQL 15 with one database, where image kvm-host 1.0.0 is approved (as `cairn-verifier
+// approve` would do it).
+struct FleetDatabase {
+  PostgresServer server;
+  std::string url;
+  SoftImage image = SoftImage::create("kvm-host", "1.0.0");
+
+  static FleetDatabase start(std::string_view name) {
+    auto server = PostgresServer::start();
+    if (!server) FAIL(server.error().describe());
+    auto url = server->create_database(name).value();
+    FleetDatabase db{.server = std::move(*server), .url = std::move(url)};
+    auto store = Store::open(db.url).value();
+    REQUIRE(
+        store.add_image(make_image_version(db.image.golden(), ImageState::approved, 1).value()));
+    return db;
+  }
+};
 
 // One `cairn-verifier serve` on a loopback port.
 struct Replica {
@@ -117,15 +143,10 @@ std::string failed_checks(const Verdict& verdict) {
 
 TEST_CASE("two verifier replicas on one PostgreSQL serve 200 soft-TPM hosts as one verifier",
           "[integration][replicas]") {
-  auto server = PostgresServer::start();
-  if (!server) FAIL(server.error().describe());
-  auto url = server->create_database("fleet").value();
+  auto fleet_db = FleetDatabase::start("fleet");
+  const auto& url = fleet_db.url;
+  const auto& image = fleet_db.image;
   auto dir = TempDir::create(fs::temp_directory_path(), "cairn-replicas-").value();
-  auto image = SoftImage::create("kvm-host", "1.0.0");
-  {
-    auto store = Store::open(url).value();  // as `cairn-verifier approve` would
-    REQUIRE(store.add_image(make_image_version(image.golden(), ImageState::approved, 1).value()));
-  }
   // One after the other: the first creates the token key both sign admissions with.
   auto a = start_replica(url, dir.path(), "replica-a");
   auto b = start_replica(url, dir.path(), "replica-b");
@@ -252,4 +273,109 @@ TEST_CASE("a replica given a database it cannot use says why and exits",
   auto down = serve(url);
   CHECK(down.exit_code != 0);
   CHECK_THAT(down.stderr_tail, Catch::Contains("cannot be reached"));
+}
+
+// Issue 22's promotion on attested evidence as an operator runs it: one `cairn-fleet promote
+// --attested` against a real etcd (the hosts' own reports) and a real verifier (their TPMs').
+TEST_CASE("cairn-fleet promote --attested counts the staging hosts the verifier admitted",
+          "[integration][replicas][promote]") {
+  auto fleet_db = FleetDatabase::start("promote");
+  const auto& url = fleet_db.url;
+  const auto& image = fleet_db.image;
+  auto dir = TempDir::create(fs::temp_directory_path(), "cairn-promote-").value();
+  auto verifier = start_replica(url, dir.path(), "verifier");
+  auto post = [&verifier](const std::string& path, const std::string& body) {
+    return verifier.post(path, body);
+  };
+  // Five staging hosts committed 1.0.0 by their own word; three of them also attest on it.
+  constexpr int kStaging = 5, kAttesting = 3;
+  auto etcd = cairn::testing::EtcdServer::start();
+  if (!etcd) FAIL(etcd.error().describe());
+  auto fleet_store =
+      fleet::etcd_fleet_store(fleet::EtcdClient::open(etcd->endpoint()).value(), "itest");
+  for (int i = 0; i < kStaging; ++i) {
+    std::string id = "m" + std::to_string(i), host = "hv-" + std::to_string(i);
+    cairn::testing::require(fleet_store->put_host({.id = id,
+                                                   .group = "default",
+                                                   .channel = "staging",
+                                                   .machine_class = "x86_64-t",
+                                                   .hostname = host,
+                                                   .version = "1.0.0",
+                                                   .phase = "committed",
+                                                   .message = "up to date (1.0.0, serial 1)",
+                                                   .updated = "2026-12-05T19:00:00Z"}));
+    cairn::testing::require(fleet_store->put_outcome(
+        "1.0.0", {.host = id, .from_version = "0.9.0", .to_version = "1.0.0"}));
+    if (i >= kAttesting) continue;
+    SoftTpm tpm(7500 + i, AkAlgorithm::ecc);
+    tpm.boot(image);
+    auto problem = attest::testing::enroll_soft_tpm(post, post, tpm, host);
+    if (problem) FAIL(host + ": " + *problem);
+    REQUIRE(verdict_of(verifier.post("/v1/attest", quote_from(verifier, tpm, host))).admitted);
+  }
+  // The channel repository: 1.0.0 of kvm-host in staging, signed with the keys promote uses.
+  cairn::testing::BundlePki pki;
+  auto signer = pki.signer();
+  auto trust = pki.verifier();
+  fs::path repo = dir.path() / "repo";
+  REQUIRE(fleet::publish_bundle(
+      {.repo = repo,
+       .channel = "staging",
+       .bundle =
+           fleet::testing::write_sample_bundle(dir.path() / "bundle", "kvm-host", "1.0.0", signer),
+       .now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())},
+      signer, trust));
+  auto promote = [&](int attested, const std::string& to) {
+    std::vector<std::string> argv{CAIRN_FLEET,
+                                  "--store",
+                                  etcd->endpoint(),
+                                  "--fleet",
+                                  "itest",
+                                  "promote",
+                                  "1.0.0",
+                                  "--from",
+                                  "staging",
+                                  "--to",
+                                  to,
+                                  "--repo",
+                                  repo.string(),
+                                  "--keys",
+                                  pki.dir.path().string(),
+                                  "--min-hosts",
+                                  "3",
+                                  "--attested",
+                                  std::to_string(attested),
+                                  "--verifier",
+                                  "http://127.0.0.1:" + std::to_string(verifier.port),
+                                  "--image",
+                                  "kvm-host"};
+    SystemProcessRunner runner;
+    auto result = runner.run({.argv = argv, .capture_stdout = true});
+    REQUIRE(result.has_value());
+    return *result;
+  };
+
+  // Five committed, three attested: four attested are asked for, so no promotion.
+  auto refused = promote(4, "stable");
+  INFO(refused.stderr_tail);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.stderr_tail, Catch::Contains("3 of them attested on kvm-host 1.0.0") &&
+                                      Catch::Contains("at least 4 needed"));
+  CHECK_FALSE(fs::exists(repo / "channels/stable.json"));
+  // Three asked for: promoted, the index of stable names 1.0.0.
+  auto promoted = promote(3, "stable");
+  INFO(promoted.stderr_tail);
+  REQUIRE(promoted.exit_code == 0);
+  auto stable = fleet::read_channel(repo, "stable", trust);
+  REQUIRE(stable.has_value());
+  REQUIRE(stable->entries.size() == 1);
+  CHECK(stable->entries[0].version == "1.0.0");
+  // Revoked at the verifier: no count is enough any more.
+  auto revoked = run_verifier({"--db", url, "revoke", "kvm-host", "1.0.0"});
+  REQUIRE(revoked.exit_code == 0);
+  auto after_revocation = promote(1, "edge");
+  CHECK(after_revocation.exit_code == 1);
+  CHECK_THAT(after_revocation.stderr_tail, Catch::Contains("revoked"));
+  CHECK_FALSE(fs::exists(repo / "channels/edge.json"));
+  CHECK(verifier.process.running());
 }

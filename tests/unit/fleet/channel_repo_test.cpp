@@ -7,6 +7,7 @@
 #include "common/hash.hpp"
 #include "fleet/index_files.hpp"
 #include "unit/common/bundle_pki.hpp"
+#include "unit/fleet/sample_bundle.hpp"
 #include "unit/fleet/sample_index.hpp"
 
 using namespace cairn;
@@ -39,26 +40,7 @@ struct Fixture {
   fs::path bundle(const std::string& version, Signer* by = nullptr,
                   const std::string& root = "root bytes") {
     fs::path work = dir.path() / ("work-" + version + "-" + std::to_string(++made_));
-    fs::create_directories(work);
-    REQUIRE(write_file_atomic(work / "root.erofs", root));
-    REQUIRE(write_file_atomic(work / "root.verity", "verity bytes"));
-    REQUIRE(write_file_atomic(work / "uki.efi", "MZ uki"));
-    BundleContents contents{
-        .manifest = {.name = "t",
-                     .version = version,
-                     .security_version = 2,
-                     .machine_class = "x86_64-t",
-                     .created = "2023-11-14T22:13:20Z",
-                     .root_hash = std::string(64, 'c')},
-        .payloads = {{"root.erofs.zst", PayloadTarget::root, work / "root.erofs",
-                      PayloadCompression::zstd},
-                     {"root.verity", PayloadTarget::verity, work / "root.verity"},
-                     {"uki.efi", PayloadTarget::uki, work / "uki.efi"}},
-        .mtime = 1700000000};
-    NullProgress progress;
-    fs::path out = work / "t.cairnb";
-    REQUIRE(write_bundle_file(contents, by ? *by : signer, out, progress).has_value());
-    return out;
+    return write_sample_bundle(work, "t", version, by ? *by : signer, root);
   }
 
   Expected<PublishResult> publish(const fs::path& bundle, TimePoint now = kNow,
